@@ -1,0 +1,13 @@
+"""nnc: a compiler for convolutional networks written the way papers print them.
+
+    import nnc
+    net = nnc.load("architectures/vggD.arch")   # parse, expand, check, count
+    net.stats.totals.params                      # 138357544
+    model = net.to_keras()                       # a Keras 3 model (imports Keras)
+
+Importing nnc does not import Keras or TensorFlow.
+"""
+from .driver import Compiled, compile_file as load, compile_text
+from .errors import Coord, NncError
+
+__all__ = ["load", "compile_text", "Compiled", "Coord", "NncError"]

@@ -1,0 +1,101 @@
+"""Source positions and the one hierarchy of user errors.
+
+Every error a user can cause is an `NncError` that knows where it happened (a `Coord`)
+and through which block calls (a chain of `Frame`s). `format()` renders it the way C
+compilers do: `file:line:col: error: ...`, the source line, a caret under the token,
+then the expansion chain. Anything else that escapes is a bug in nnc.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Coord:
+    """A position in a source file; `str()` gives `file:line:col` (1-based)."""
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One block expansion: `call` is the text of the call, e.g. `bottleneck(128, s=2)`."""
+    call: str
+    called_at: Coord
+    defined_at: Coord
+
+    def __str__(self) -> str:
+        return (f"in {self.call} called at line {self.called_at.line}"
+                f" (block defined at line {self.defined_at.line})")
+
+
+class NncError(Exception):
+    """A user error with a position. `what` names the family in messages and tests."""
+    what = "error"
+
+    def __init__(self, message: str, coord: Coord | None = None,
+                 chain: tuple[Frame, ...] = (), severity: str = "error"):
+        super().__init__(message)
+        self.message = message
+        self.coord = coord
+        self.chain = chain
+        self.severity = severity
+
+    def format(self, sources: dict[str, str] | None = None) -> str:
+        """Render as `file:line:col: error: message`, the line, a caret, the chain."""
+        where = f"{self.coord}: " if self.coord else ""
+        lines = [f"{where}{self.severity}: {self.message}"]
+        text = (sources or {}).get(self.coord.file) if self.coord else None
+        if text is not None:
+            lines += caret_lines(text, self.coord)
+        lines += [f"  {frame}" for frame in reversed(self.chain)]
+        return "\n".join(lines)
+
+
+class ArchSyntaxError(NncError):
+    what = "syntax"
+
+
+class ArchNameError(NncError):
+    what = "name"
+
+
+class ArchValueError(NncError):
+    """A value of the wrong type or out of range: `groups=0`, `padding=sideways`."""
+    what = "value"
+
+
+class ArchShapeError(NncError):
+    what = "shape"
+
+
+class ArchLimitError(NncError):
+    what = "limit"
+
+
+class ArchIOError(NncError):
+    what = "io"
+
+
+class ExpectationError(NncError):
+    what = "expectation"
+
+
+def caret_lines(text: str, coord: Coord) -> list[str]:
+    """The source line at `coord` and a caret under its column, indented by two spaces."""
+    all_lines = text.splitlines()
+    if not 1 <= coord.line <= len(all_lines):
+        return []
+    line = all_lines[coord.line - 1].expandtabs(1)
+    return [f"  {line}", "  " + " " * (coord.column - 1) + "^"]
+
+
+def did_you_mean(word: str, candidates) -> str:
+    """`; did you mean 'maxpool'?` for the closest candidate, or an empty string."""
+    import difflib  # only on the error path
+    close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,110 @@
+"""`expect` lines: the paper's figures stated inside the .arch file, checked against
+the computed stats.
+
+    expect params.trainable = 25,557,032      exact
+    expect macs ≈ 3.8G ±2%                   within a tolerance
+    expect params ≈ 138M                     within the precision written (±0.5M)
+    expect inception_3a.output = 28x28x256   a row's output shape
+
+A metric is `params[.total|.trainable|.non_trainable]`, `macs`, `flops`, `connections`,
+`weight_layers`, optionally after a row name (`inception_3a.macs`, which also knows
+`output` and `depth`) or `inference.` (the network without its side heads).
+"""
+from __future__ import annotations
+
+from . import ast
+from .errors import ArchNameError, ExpectationError, did_you_mean
+from .stats import Stats, Totals
+
+TOTAL_METRICS = ("params", "params.total", "params.trainable", "params.non_trainable",
+                 "macs", "flops", "connections")
+
+
+def check(stats: Stats) -> list[ExpectationError]:
+    """All failed expectations; a metric that does not exist raises ArchNameError."""
+    results = (check_one(stats, expect) for expect in stats.network.expects)
+    return [error for error in results if error]
+
+
+def check_one(stats: Stats, expect: ast.Expect) -> ExpectationError | None:
+    got = metric_value(stats, expect)
+    m = expect.measure
+    name = ".".join(expect.metric)
+    if isinstance(m.value, tuple) or isinstance(got, tuple):
+        if not (isinstance(m.value, tuple) and isinstance(got, tuple)):
+            raise ArchNameError(f"{name} is a {'shape' if isinstance(got, tuple) else 'number'}"
+                                f". Received: {m.text}", m.coord)
+        if tuple(got) == m.value:
+            return None
+        return ExpectationError(f"{name} is {'x'.join(map(str, got))}, expected {m.text}",
+                                expect.coord)
+    low, high = bounds(expect)
+    if low <= got <= high:
+        return None
+    allowed = ("" if expect.compare == "=" else
+               f" (allowed {human(low)} to {human(high)})")
+    tol = f" {expect.tolerance.text}" if expect.tolerance else ""
+    return ExpectationError(f"{name} is {got:,} ({human(got)}), expected "
+                            f"{'' if expect.compare == '=' else '≈ '}{m.text}{tol}{allowed}",
+                            expect.coord)
+
+
+def bounds(expect: ast.Expect) -> tuple[float, float]:
+    value = expect.measure.value
+    if expect.compare == "=":
+        return value, value
+    t = expect.tolerance
+    if t is None:  # ≈ with no tolerance: the precision the figure is written to
+        delta = written_precision(expect.measure.text, value) / 2
+    else:
+        delta = value * t.amount / 100 if t.percent else t.amount
+    return value - delta, value + delta
+
+
+def written_precision(text: str, value: float) -> float:
+    """The value of one unit in the last written digit: `3.8G` -> 0.1G, `138M` -> 1M."""
+    digits = text.replace(",", "").rstrip("KMGTi")
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    scale = value / float(digits) if float(digits) else 1
+    return scale * 10 ** -decimals
+
+
+def metric_value(stats: Stats, expect: ast.Expect):
+    path = expect.metric
+    if path[0] == "inference":
+        return totals_metric(stats.main, path[1:], expect)
+    if path == ("weight_layers",) or path == ("depth",):
+        return stats.weight_layers
+    if ".".join(path) in TOTAL_METRICS:
+        return totals_metric(stats.totals, path, expect)
+    row = stats.row(path[0])
+    if row is None:
+        names = [r.name for r in stats.rows] + ["params", "macs", "flops", "connections",
+                                                "weight_layers", "inference"]
+        raise ArchNameError(f"unknown metric or row '{path[0]}'{did_you_mean(path[0], names)}",
+                            expect.coord)
+    if path[1:] == ("output",):
+        return row.output_shape
+    if path[1:] == ("depth",):
+        return row.depth
+    return totals_metric(row.totals, path[1:], expect)
+
+
+def totals_metric(t: Totals, path: tuple, expect: ast.Expect):
+    values = {"params": t.params, "params.total": t.params, "params.trainable": t.trainable,
+              "params.non_trainable": t.non_trainable, "macs": t.macs, "flops": 2 * t.macs,
+              "connections": t.connections}
+    key = ".".join(path)
+    if key not in values:
+        raise ArchNameError(f"unknown metric '{'.'.join(expect.metric)}'"
+                            f"{did_you_mean(key, values)}; metrics are "
+                            f"{', '.join(values)}, output, depth", expect.coord)
+    return values[key]
+
+
+def human(n: float) -> str:
+    """3858000000 -> '3.858G' (decimal units, four significant digits)."""
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.4g}{unit}"
+    return f"{n:g}"
