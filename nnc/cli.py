@@ -79,10 +79,10 @@ def compile_all(args) -> tuple[list[tuple[str, Compiled]], list[str]]:
 
 def report(e: NncError, path: str, source: str | None = None) -> None:
     if source is None:
-        try:
-            with open(path, encoding="utf-8") as f:
-                source = f.read()
-        except (OSError, UnicodeDecodeError):
+        try:  # undecodable bytes still let the line and caret be shown
+            with open(path, "rb") as f:
+                source = f.read().decode("utf-8", errors="replace")
+        except OSError:
             source = None
     print(e.format({path: source} if source is not None else {}), file=sys.stderr)
 

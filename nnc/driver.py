@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import expects
-from .errors import ArchIOError, NncError
+from .errors import ArchIOError, ArchLimitError, Coord, NncError
 from .expand import Limits, Network, expand
 from .parse import MAX_FILE_BYTES, decode, parse_text
 from .stats import Stats, compute
@@ -33,7 +33,11 @@ def read_source(path: str) -> str:
 
 
 def compile_text(text: str, path: str, limits: Limits = Limits()) -> Compiled:
-    net = expand(parse_text(text, path), text, limits)
+    try:
+        net = expand(parse_text(text, path), text, limits)
+    except RecursionError:  # past the nesting limits, e.g. a 10,000-term sum
+        raise ArchLimitError("the file nests too deeply to compile (expressions, blocks "
+                             "or brackets)", Coord(path, 1, 1)) from None
     return Compiled(net, compute(net))
 
 

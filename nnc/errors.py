@@ -94,8 +94,14 @@ def caret_lines(text: str, coord: Coord) -> list[str]:
     return [f"  {line}", "  " + " " * (coord.column - 1) + "^"]
 
 
-def did_you_mean(word: str, candidates) -> str:
-    """`; did you mean 'maxpool'?` for the closest candidate, or an empty string."""
+def closest(word: str, candidates) -> str | None:
     import difflib  # only on the error path
     close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return close[0] if close else None
+
+
+def did_you_mean(word: str, candidates) -> str:
+    """`; did you mean 'maxpool'?` for the closest candidate, or a full stop, so that
+    messages read as sentences either way."""
+    close = closest(word, candidates)
+    return f"; did you mean '{close}'?" if close else "."

@@ -18,7 +18,8 @@ import networkx as nx
 from . import ast
 from .attrs import REQUIRED, Attr, coerce
 from .errors import (ArchLimitError, ArchNameError, ArchShapeError, ArchSyntaxError,
-                     ArchValueError, Coord, Frame, NncError, did_you_mean)
+                     ArchValueError, Coord, Frame, NncError, closest,
+                     did_you_mean)
 from .evaluate import evaluate
 from .registry import KINDS, Kind, dims
 
@@ -103,6 +104,9 @@ class Expander:
     # --- the network -----------------------------------------------------------
     def run(self, source: str) -> Network:
         p = self.program
+        if not p.rows and p.input is None and p.network is None:
+            raise ArchSyntaxError("the file is empty: an .arch file needs at least an "
+                                  "input line and a layer", Coord(p.file, 1, 1))
         if p.input is None:
             where = p.rows[0].coord if p.rows else Coord(p.file, 1, 1)
             raise ArchSyntaxError("the network has no input line, such as "
@@ -190,8 +194,9 @@ class Expander:
             raise ArchSyntaxError(f"'{base}' takes no size suffix. Received: {unit.name}",
                                   unit.coord, scope.chain)
         known = [k for k, v in KINDS.items() if not v.internal] + list(self.blocks)
+        close = closest(base, known) or closest(unit.name, known)
         raise ArchNameError(f"unknown layer kind or block '{unit.name}'"
-                            f"{did_you_mean(base, known) or did_you_mean(unit.name, known)}",
+                            + (f"; did you mean '{close}'?" if close else ""),
                             unit.coord, scope.chain)
 
     # --- attributes ----------------------------------------------------------------
@@ -202,7 +207,7 @@ class Expander:
         slots = KINDS[what].short if what in KINDS else (None, None, None)
         for i, (slot, value, how) in enumerate(zip(
                 slots, (size, unit.width, unit.stride),
-                ("a size suffix", "a '-' value", "a '/' stride"))):
+                ("size suffix", "'-' value", "'/' stride"))):
             if value is None:
                 continue
             if slot is None:
@@ -217,7 +222,7 @@ class Expander:
         for name, value, coord in written:
             if name not in names:
                 raise ArchNameError(f"'{what}' has no option '{name}'"
-                                    f"{did_you_mean(name, names)}; its options are "
+                                    f"{did_you_mean(name, names)} Options of {what}: "
                                     f"{', '.join(names) or 'none'}", coord, scope.chain)
             if name in given:
                 raise ArchValueError(f"'{name}' is given twice. Received: {unit.text}",

@@ -44,7 +44,8 @@ def check_one(stats: Stats, expect: ast.Expect) -> ExpectationError | None:
     allowed = ("" if expect.compare == "=" else
                f" (allowed {human(low)} to {human(high)})")
     tol = f" {expect.tolerance.text}" if expect.tolerance else ""
-    return ExpectationError(f"{name} is {got:,} ({human(got)}), expected "
+    shown = f"{got:,}" + (f" ({human(got)})" if got >= 1000 else "")
+    return ExpectationError(f"{name} is {shown}, expected "
                             f"{'' if expect.compare == '=' else '≈ '}{m.text}{tol}{allowed}",
                             expect.coord)
 
@@ -97,8 +98,8 @@ def totals_metric(t: Totals, path: tuple, expect: ast.Expect):
     key = ".".join(path)
     if key not in values:
         raise ArchNameError(f"unknown metric '{'.'.join(expect.metric)}'"
-                            f"{did_you_mean(key, values)}; metrics are "
-                            f"{', '.join(values)}, output, depth", expect.coord)
+                            f"{did_you_mean(key, values)} Metrics: "
+                            f"{', '.join(values)}, output, depth.", expect.coord)
     return values[key]
 
 

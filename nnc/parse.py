@@ -17,6 +17,8 @@ from . import ast
 from .errors import ArchIOError, ArchSyntaxError, Coord, NncError
 
 MAX_FILE_BYTES = 1 << 20  # .arch files are tables, not data: 1 MiB is far beyond any paper
+MAX_INDENT_LEVELS = 50    # deeper nesting is a generated or hostile file, and would
+MAX_PAREN_LEVELS = 100    # otherwise exhaust Python's recursion in the transformer
 
 # How each terminal reads in "expected ..." messages.
 TERMINAL_WORDS = {
@@ -30,6 +32,14 @@ UNIT_SUFFIXES = {"K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
                  "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40}
 
 
+class LayoutError(Exception):
+    """Raised by the indenter, which does not know the file name; parse_text adds it."""
+
+    def __init__(self, message: str, line: int, column: int):
+        super().__init__(message)
+        self.line, self.column = line, column
+
+
 class ArchIndenter(Indenter):
     """Python-style blocks; newlines inside ( ) and [ ] continue the line."""
     NL_type = "_NL"
@@ -38,6 +48,26 @@ class ArchIndenter(Indenter):
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 8
+
+    def handle_NL(self, token: Token):
+        indent = token.rsplit("\n", 1)[1].expandtabs(self.tab_len)
+        where = (token.end_line, len(indent) + 1)
+        levels = " or ".join(map(str, self.indent_level))
+        try:
+            yield from super().handle_NL(token)
+        except DedentError:
+            raise LayoutError(f"this line is indented {len(indent)} columns, which matches "
+                              f"no enclosing level (expected {levels})", *where) from None
+        if len(self.indent_level) > MAX_INDENT_LEVELS:
+            raise LayoutError(f"indented blocks nest deeper than {MAX_INDENT_LEVELS} levels",
+                              *where)
+
+    def _process(self, stream):
+        for token in super()._process(stream):
+            if self.paren_level > MAX_PAREN_LEVELS:
+                raise LayoutError(f"brackets nest deeper than {MAX_PAREN_LEVELS} levels",
+                                  token.line, token.column)
+            yield token
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,9 +101,8 @@ def parse_text(text: str, file: str = "<string>") -> ast.Program:
         raise
     except UnexpectedInput as e:
         raise syntax_error(e, file, source) from None
-    except DedentError as e:
-        raise ArchSyntaxError(f"indentation does not match any outer level ({e})",
-                              Coord(file, 1, 1)) from None
+    except LayoutError as e:
+        raise ArchSyntaxError(str(e), Coord(file, e.line, e.column)) from None
 
 
 def syntax_error(e: UnexpectedInput, file: str, source: str) -> ArchSyntaxError:
@@ -82,9 +111,8 @@ def syntax_error(e: UnexpectedInput, file: str, source: str) -> ArchSyntaxError:
     if isinstance(e, UnexpectedCharacters):
         what = f"unexpected character {source[e.pos_in_stream]!r}"
     elif isinstance(e, UnexpectedEOF):
-        what = "unexpected end of file"
-        line = source.count("\n")
-        return ArchSyntaxError(what + want, Coord(file, max(line, 1), 1))
+        return ArchSyntaxError("unexpected end of file" + want,
+                               Coord(file, *end_of_text(source)))
     else:
         token = e.token
         what = ("unexpected end of line" if token.type == "_NL" else
@@ -94,8 +122,16 @@ def syntax_error(e: UnexpectedInput, file: str, source: str) -> ArchSyntaxError:
     line = getattr(e, "line", None) or 1
     column = getattr(e, "column", None) or 1
     if isinstance(e, UnexpectedToken) and e.token.type in ("_INDENT", "_DEDENT"):
-        line, column = e.token.line or line, 1
+        line, column = e.token.end_line, len(e.token.value) + 1  # value: the indentation
+    elif isinstance(e, UnexpectedToken) and e.token.type == "$END":
+        line, column = end_of_text(source)
     return ArchSyntaxError(what + want, Coord(file, line, column))
+
+
+def end_of_text(source: str) -> tuple[int, int]:
+    """Line and column just after the last non-blank character."""
+    lines = source.rstrip().splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1
 
 
 def expected_of(e: UnexpectedInput) -> set[str]:

@@ -1,0 +1,54 @@
+"""Shared helpers: the repo's paths, the published figures, and compiling snippets."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+import nnc
+
+ROOT = Path(__file__).resolve().parents[1]
+ARCHITECTURES = ROOT / "architectures"
+REFERENCE = ROOT.parent / "shared" / "reference" / "networks.yaml"
+
+
+@pytest.fixture(scope="session")
+def reference() -> dict:
+    """The published figures (../shared/reference/networks.yaml, beside the repo)."""
+    assert REFERENCE.exists(), f"published figures not found at {REFERENCE}"
+    return yaml.safe_load(REFERENCE.read_text())
+
+
+def compile_source(source: str, file: str = "t.arch") -> nnc.Compiled:
+    return nnc.compile_text(textwrap.dedent(source).lstrip("\n"), file)
+
+
+def error_of(source: str, file: str = "t.arch") -> nnc.NncError:
+    with pytest.raises(nnc.NncError) as info:
+        compiled = compile_source(source, file)
+        failures = nnc.driver.check_expectations(compiled)
+        if failures:
+            raise failures[0]
+    return info.value
+
+
+def run_nnc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The command line as users run it, in a fresh process."""
+    return subprocess.run([sys.executable, "-m", "nnc", *args], capture_output=True,
+                          text=True, cwd=cwd or ROOT, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def load():
+    """nnc.load on a shipped architecture, each compiled once per session."""
+    cache: dict[str, nnc.Compiled] = {}
+
+    def get(name: str) -> nnc.Compiled:
+        if name not in cache:
+            cache[name] = nnc.load(str(ARCHITECTURES / f"{name}.arch"))
+        return cache[name]
+    return get

@@ -1,0 +1,175 @@
+"""Expansion of blocks, repeats, defaults and compounds into named, positioned nodes."""
+from conftest import compile_source, error_of
+
+from nnc.errors import ArchLimitError, ArchNameError, ArchValueError, Coord, Frame
+
+BOTTLENECK = """\
+    input 56x56x64
+    default conv(bias=false)
+    block bottleneck(w, s=1):
+        residual:
+            conv1-{w}/{s}, bn, relu
+            conv3-{w}, bn, relu
+            conv1-{4*w}, bn
+        relu
+    conv3_x: bottleneck(128, s=2), bottleneck(128) x3
+"""
+
+
+def nodes(compiled, kind=None):
+    g = compiled.network.graph
+    return [n for n in g.nodes if kind is None or g.nodes[n]["kind"] == kind]
+
+
+def test_layer_names_follow_rows_calls_and_kinds(load):
+    g = load("resnet50").network.graph
+    assert "conv4_x.3.conv2" in g
+    assert g.nodes["conv4_x.3.conv2"]["shape"] == (14, 14, 256)
+    assert "conv3_x.1.shortcut.conv1" in g and "conv3_x.2.shortcut.conv1" not in g
+    assert "inception_4a.1.b2.conv2" in load("googlenet").network.graph
+
+
+def test_repeats_expand_into_independent_nodes():
+    c = compile_source(BOTTLENECK)
+    g = c.network.graph
+    convs = [n for n in nodes(c, "conv") if ".shortcut." not in n]
+    assert len(convs) == 4 * 3
+    first, second = g.nodes["conv3_x.2.conv1"], g.nodes["conv3_x.3.conv1"]
+    assert first["attrs"] == second["attrs"] and first["attrs"] is not second["attrs"]
+    first["attrs"]["filters"] = 1  # mutating one expansion leaves the others alone
+    assert second["attrs"]["filters"] == 128
+
+
+def test_nodes_keep_their_position_and_expansion_chain():
+    c = compile_source(BOTTLENECK, "b.arch")
+    data = c.network.graph.nodes["conv3_x.1.conv2"]
+    assert data["coord"] == Coord("b.arch", 6, 9)
+    assert data["chain"] == (Frame("bottleneck(128, s=2)", Coord("b.arch", 9, 10),
+                                   Coord("b.arch", 3, 7)),)
+    assert data["row"] == "conv3_x"
+    assert str(data["chain"][0]) == ("in bottleneck(128, s=2) called at line 9 "
+                                     "(block defined at line 3)")
+
+
+def test_arithmetic_on_block_parameters():
+    g = compile_source(BOTTLENECK).network.graph
+    assert g.nodes["conv3_x.1.conv3"]["attrs"]["filters"] == 4 * 128
+    assert g.nodes["conv3_x.1.conv1"]["attrs"]["stride"] == (2, 2)
+    assert g.nodes["conv3_x.2.conv1"]["attrs"]["stride"] == (1, 1)
+
+
+def test_defaults_apply_unless_written():
+    c = compile_source("""
+        input 8x8x3
+        default conv(activation=relu, bias=false)
+        a: conv3-4
+        b: conv3-4(bias=true, activation=none)
+    """)
+    g = c.network.graph
+    assert g.nodes["a.conv1"]["attrs"]["activation"] == "relu"
+    assert g.nodes["a.conv1"]["attrs"]["bias"] is False
+    assert g.nodes["b.conv1"]["attrs"]["bias"] is True
+    assert g.nodes["b.conv1"]["attrs"]["activation"] == "none"
+
+
+def test_shortcut_is_identity_where_shapes_match_and_a_projection_where_not():
+    g = compile_source(BOTTLENECK).network.graph
+    assert g.nodes["conv3_x.1.add1"]["inputs"] == ("conv3_x.1.bn3", "conv3_x.1.shortcut.bn1")
+    assert g.nodes["conv3_x.1.shortcut.conv1"]["attrs"]["stride"] == (2, 2)
+    # later units add their input unchanged
+    assert g.nodes["conv3_x.2.add1"]["inputs"] == ("conv3_x.2.bn3", "conv3_x.1.relu3")
+
+
+def test_option_a_pads_and_none_drops_the_shortcut():
+    c = compile_source("""
+        input 32x32x16
+        default residual(shortcut=A)
+        block basic(w, s=1):
+            residual:
+                conv3-{w}/{s}, bn, relu
+                conv3-{w}, bn
+            relu
+        a: basic(32, s=2)
+        b: basic(32)
+        plain: residual(shortcut=none):
+            conv3-32
+    """)
+    g = c.network.graph
+    pad = g.nodes["a.1.shortcut.pad_shortcut1"]
+    assert pad["attrs"] == {"stride": 2, "channels": 32}
+    assert pad["shape"] == (16, 16, 32) and pad["params"] == (0, 0)
+    assert not [n for n in g.nodes if n.startswith("plain.add")]
+
+
+def test_projection_has_bn_only_when_the_body_has_bn():
+    g = compile_source("""
+        input 8x8x4
+        r: residual:
+            conv3-8
+    """).network.graph
+    assert [n for n in g.nodes if n.startswith("r.shortcut")] == ["r.shortcut.conv1"]
+
+
+def test_concat_branches_are_named_by_label_or_position():
+    g = compile_source("""
+        input 8x8x4
+        inc: concat:
+            wide: conv1-2
+            conv1-3, conv3-5
+            maxpool3/1(padding=same), conv1-1
+    """).network.graph
+    assert g.nodes["inc.concat1"]["inputs"] == ("inc.wide.conv1", "inc.b2.conv2",
+                                               "inc.b3.conv1")
+    assert g.nodes["inc.concat1"]["shape"] == (8, 8, 2 + 5 + 1)
+
+
+def test_head_taps_a_row_and_leaves_the_main_path():
+    c = compile_source("""
+        input 8x8x4
+        a: conv3-8
+        aux: head(a, loss_weight=0.3):
+            fc-10
+        b: conv3-16
+    """)
+    net = c.network
+    assert net.graph.nodes["b.conv1"]["inputs"] == ("a.conv1",)
+    assert [(r.name, r.loss_weight) for r in net.heads] == [("aux", 0.3)]
+    assert net.graph.nodes["aux.fc1"]["inputs"] == ("a.conv1",)
+    assert net.output == "b.conv1"
+
+
+def test_recursion_is_an_error_at_the_call():
+    e = error_of("""
+        input 8x8x3
+        block a(w):
+            b(w)
+        block b(w):
+            a(w)
+        x: a(3)
+    """, "r.arch")
+    assert isinstance(e, ArchLimitError)
+    assert e.coord == Coord("r.arch", 5, 5)
+    assert "a → b → a" in e.message
+    assert [f.called_at.line for f in e.chain] == [6, 3]
+
+
+def test_block_argument_errors():
+    e = error_of("""
+        input 8x8x3
+        block b(w, s=1):
+            conv3-{w}/{s}
+        x: b(8, t=2)
+    """)
+    assert isinstance(e, ArchNameError) and "no parameter 't'" in e.message
+    e = error_of("""
+        input 8x8x3
+        block b(w):
+            conv3-{w}
+        x: b()
+    """)
+    assert isinstance(e, ArchValueError) and "missing its argument 'w'" in e.message
+
+
+def test_huge_repeat_is_refused_before_expansion():
+    e = error_of("input 8x8x3\nrelu x1000000000\n", "h.arch")
+    assert isinstance(e, ArchLimitError) and e.coord == Coord("h.arch", 2, 7)
