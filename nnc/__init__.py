@@ -5,9 +5,14 @@
     net.stats.totals.params                      # 138357544
     model = net.to_keras()                       # a Keras 3 model (imports Keras)
 
-Importing nnc does not import Keras or TensorFlow.
+Importing nnc does not import Keras or TensorFlow; it arranges for nnc's custom layers
+to be registered whenever Keras is imported, so `keras.models.load_model` reopens a
+saved nnc model after `import nnc` alone.
 """
+from . import keras_hook
 from .driver import Compiled, compile_file as load, compile_text
 from .errors import Coord, NncError
+
+keras_hook.install()
 
 __all__ = ["load", "compile_text", "Compiled", "Coord", "NncError"]

@@ -107,6 +107,18 @@ def as_strings(value, attr=None) -> tuple[str, ...]:
     return value
 
 
+def as_grid(value, attr=None) -> tuple[str, ...]:
+    """A grid of X and . written as one string per row, as papers print connection
+    tables and ±1 codes: ["X . X", ". X X"] -> ("X.X", ".XX"). Blanks are ignored."""
+    rows = tuple("".join(row.split()) for row in as_strings(value))
+    if not rows or any(set(row) - {"X", "."} for row in rows):
+        raise ValueError('a list of strings of X and . such as ["X . X", ". X X"]')
+    if any(len(row) != len(rows[0]) for row in rows):
+        lengths = ", ".join(str(len(row)) for row in rows)
+        raise ValueError(f"a grid whose rows are equally long (rows of {lengths} marks)")
+    return rows
+
+
 def as_dims(value, attr=None) -> tuple[int, ...]:
     if not isinstance(value, tuple):
         raise TypeError("a shape such as [224, 224, 3]")
@@ -123,4 +135,5 @@ COERCERS = {
     "int": as_int, "count": as_count, "float": as_float, "fraction": as_fraction,
     "bool": as_bool, "choice": as_choice, "pair": as_pair, "padding": as_padding,
     "strings": as_strings, "symbol": as_symbol, "dims": as_dims,
+    "grid": as_grid,
 }

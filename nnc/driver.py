@@ -17,10 +17,17 @@ class Compiled:
     network: Network
     stats: Stats
 
-    def to_keras(self, heads: bool = True, precision: str = "float32"):
-        """The Keras model of this network (imports Keras)."""
+    def to_keras(self, heads: bool = True, precision: str = "float32", jit: bool = False):
+        """The Keras model of this network (imports Keras); heads=False gives the
+        inference model, without side heads. See nnc.lower.to_keras."""
         from .lower import to_keras
-        return to_keras(self, heads=heads, precision=precision)
+        return to_keras(self, heads=heads, precision=precision, jit=jit)
+
+    def build(self, out: str | None = None, format: str | None = None, **options):
+        """Lower and save atomically, as `nnc build` does; returns an nnc.build.Built
+        (path, format, size, model). Options are those of to_keras."""
+        from .build import build
+        return build(self, out, format, **options)
 
 
 def read_source(path: str) -> str:
@@ -30,6 +37,11 @@ def read_source(path: str) -> str:
     except OSError as e:
         raise ArchIOError(f"cannot read '{path}': {e.strerror}") from None
     return decode(data, path)
+
+
+def compile_bytes(data: bytes, path: str, limits: Limits = Limits()) -> Compiled:
+    """What `nnc` does with a file's bytes: decode, parse, expand, count."""
+    return compile_text(decode(data, path), path, limits)
 
 
 def compile_text(text: str, path: str, limits: Limits = Limits()) -> Compiled:

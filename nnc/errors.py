@@ -85,6 +85,12 @@ class ExpectationError(NncError):
     what = "expectation"
 
 
+class BuildError(NncError):
+    """A build that cannot be done as asked: an output path or format that does not fit,
+    an exporter that is not installed. It has no position in a .arch file."""
+    what = "build"
+
+
 def caret_lines(text: str, coord: Coord) -> list[str]:
     """The source line at `coord` and a caret under its column, indented by two spaces."""
     all_lines = text.splitlines()

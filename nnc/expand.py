@@ -20,7 +20,7 @@ from .attrs import REQUIRED, Attr, coerce
 from .errors import (ArchLimitError, ArchNameError, ArchShapeError, ArchSyntaxError,
                      ArchValueError, Coord, Frame, NncError, closest,
                      did_you_mean)
-from .evaluate import evaluate
+from .evaluate import evaluate, number
 from .registry import KINDS, Kind, dims
 
 COMPOUNDS = {
@@ -32,7 +32,7 @@ COMPOUNDS = {
               Attr("loss_weight", "float", 1.0)), ("source",)),
 }
 SIZE_SUFFIX = re.compile(r"([A-Za-z_]+?)(\d+(?:x\d+)?)")
-MINOR_KINDS = {"bn", "relu", "tanh", "sigmoid", "softmax", "dropout", "lrn", "flatten"}
+MINOR_KINDS = {"bn", "relu", "tanh", "sigmoid", "softmax", "squash", "dropout", "lrn", "flatten"}
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,7 @@ class Expander:
         self.rows: list[Row] = []
         self.row_outputs: dict[str, str] = {}
         self.total_params = 0
+        self.least: dict[str, int] = {}  # block name -> least_layers of one call
 
     # --- the network -----------------------------------------------------------
     def run(self, source: str) -> Network:
@@ -133,6 +134,9 @@ class Expander:
             y = self.expand_row(row, x, Scope())
         nodes = self.created[start:]
         name = row.label or (nodes[0] if nodes else f"row{len(self.rows) + 1}")
+        if name in self.row_outputs:  # an unlabelled row is named after its first layer
+            raise ArchNameError(f"this row has no label, so it would be called '{name}', "
+                                f"which names an earlier row; give it a label", row.coord)
         for node in nodes:
             self.graph.nodes[node]["row"] = name
         self.rows.append(Row(name, row_type(row, self.blocks), row.coord, nodes, x, y, head,
@@ -165,8 +169,14 @@ class Expander:
                 raise ArchLimitError(f"repeat count {count:,} is over the limit of "
                                      f"{self.limits.max_repeat:,}. Received: x{count}",
                                      item.repeat.coord, scope.chain)
-        for _ in range(count):
+        self.check_size(len(self.created) + count * self.least_layers(item.unit),
+                        item.coord, scope)
+        for i in range(count):
+            before = len(self.created)
             x = self.expand_unit(item.unit, x, scope)
+            if i == 0:  # now the size of one repetition is known: refuse early
+                self.check_size(len(self.created) + (count - 1) * (len(self.created) - before),
+                                item.coord, scope)
         return x
 
     def expand_unit(self, unit: ast.Unit, x: str, scope: Scope) -> str:
@@ -179,6 +189,25 @@ class Expander:
         except NncError as e:
             raise replace_position(e, unit.coord, scope.chain) from None
         return self.add(kind, attrs, [x], scope, unit.coord, unit.text)
+
+    def least_layers(self, unit: ast.Unit) -> int:
+        """A lower bound on the layers one expansion of `unit` adds, from the text alone
+        (a repeat count that depends on a parameter counts as zero), so that a nest of
+        huge repeats is refused before any of it is built."""
+        block = self.blocks.get(unit.name)
+        if block is None:
+            return 1
+        if block.name not in self.least:
+            self.least[block.name] = 0  # a recursive call is refused when expanded
+            self.least[block.name] = sum(map(self.least_in_row, block.body))
+        return self.least[block.name]
+
+    def least_in_row(self, row: ast.Row) -> int:
+        if isinstance(row.body, ast.Compound):
+            return sum(map(self.least_in_row, row.body.body))
+        return sum((item.repeat.value if isinstance(item.repeat, ast.Num) else
+                    0 if item.repeat else 1) * self.least_layers(item.unit)
+                   for item in row.body.items)
 
     def kind_of(self, unit: ast.Unit, scope: Scope) -> tuple[Kind, object]:
         kind = KINDS.get(unit.name)
@@ -215,8 +244,8 @@ class Expander:
                                       unit.coord, scope.chain)
             if i == 0:  # the size suffix is part of the name: already a number
                 written.append((slot, value, unit.coord))
-            else:
-                written.append((slot, self.value(value, scope), value.coord))
+            else:  # `-{w}` and `/{s}` are always numbers: a bare word there is a typo
+                written.append((slot, self.value(value, scope, number), value.coord))
         written += self.option_values(what, positional, unit.options, scope)
         given = {}
         for name, value, coord in written:
@@ -286,9 +315,9 @@ class Expander:
                 defaults[line.kind][name] = coerce(attrs[name], value, coord)
         return defaults
 
-    def value(self, expr: ast.Expr, scope: Scope):
+    def value(self, expr: ast.Expr, scope: Scope, evaluator=evaluate):
         try:
-            return evaluate(expr, scope.env)
+            return evaluator(expr, scope.env)
         except NncError as e:
             raise replace_chain(e, scope.chain) from None
 
@@ -469,9 +498,13 @@ class Expander:
                                  f"parameters (a typo such as fc-4096000?); raise the bound "
                                  f"with --max-params if this is meant. Received: "
                                  f"{self.total_params:,} so far", coord, scope.chain)
-        if len(self.created) >= self.limits.max_layers:
-            raise ArchLimitError(f"the network expands to more than "
-                                 f"{self.limits.max_layers:,} layers", coord, scope.chain)
+        self.check_size(len(self.created) + 1, coord, scope)
+
+    def check_size(self, layers: int, coord, scope):
+        if layers > self.limits.max_layers:
+            raise ArchLimitError(f"the network would expand to more than "
+                                 f"{self.limits.max_layers:,} layers. Received: at least "
+                                 f"{layers:,} layers", coord, scope.chain)
 
 
 def unique_blocks(blocks) -> dict[str, ast.Block]:

@@ -12,8 +12,11 @@ A metric is `params[.total|.trainable|.non_trainable]`, `macs`, `flops`, `connec
 """
 from __future__ import annotations
 
+import re
+
 from . import ast
 from .errors import ArchNameError, ExpectationError, did_you_mean
+from .parse import UNIT_SUFFIXES
 from .stats import Stats, Totals
 
 TOTAL_METRICS = ("params", "params.total", "params.trainable", "params.non_trainable",
@@ -21,20 +24,30 @@ TOTAL_METRICS = ("params", "params.total", "params.trainable", "params.non_train
 
 
 def check(stats: Stats) -> list[ExpectationError]:
-    """All failed expectations; a metric that does not exist raises ArchNameError."""
-    results = (check_one(stats, expect) for expect in stats.network.expects)
-    return [error for error in results if error]
+    """All failed expectations, and the expect lines that name no metric."""
+    failures = []
+    for expect in stats.network.expects:
+        try:
+            failure = check_one(stats, expect)
+        except ArchNameError as e:  # an unknown metric: report it, check the rest
+            failure = e
+        if failure:
+            failures.append(failure)
+    return failures
 
 
 def check_one(stats: Stats, expect: ast.Expect) -> ExpectationError | None:
     got = metric_value(stats, expect)
     m = expect.measure
     name = ".".join(expect.metric)
-    if isinstance(m.value, tuple) or isinstance(got, tuple):
-        if not (isinstance(m.value, tuple) and isinstance(got, tuple)):
+    want = m.value
+    if isinstance(got, tuple) and len(got) == 1 and not isinstance(want, tuple):
+        want = (want,)  # `expect fc.output = 1000`: a vector's shape is one number
+    if isinstance(want, tuple) or isinstance(got, tuple):
+        if not (isinstance(want, tuple) and isinstance(got, tuple)):
             raise ArchNameError(f"{name} is a {'shape' if isinstance(got, tuple) else 'number'}"
                                 f". Received: {m.text}", m.coord)
-        if tuple(got) == m.value:
+        if tuple(got) == want:
             return None
         return ExpectationError(f"{name} is {'x'.join(map(str, got))}, expected {m.text}",
                                 expect.coord)
@@ -51,23 +64,22 @@ def check_one(stats: Stats, expect: ast.Expect) -> ExpectationError | None:
 
 
 def bounds(expect: ast.Expect) -> tuple[float, float]:
-    value = expect.measure.value
-    if expect.compare == "=":
-        return value, value
-    t = expect.tolerance
-    if t is None:  # ≈ with no tolerance: the precision the figure is written to
-        delta = written_precision(expect.measure.text, value) / 2
-    else:
+    value, t = expect.measure.value, expect.tolerance
+    if t is not None:  # an explicit tolerance holds for '=' and '≈' alike
         delta = value * t.amount / 100 if t.percent else t.amount
+    elif expect.compare == "=":
+        delta = 0
+    else:  # ≈ with no tolerance: the precision the figure is written to
+        delta = written_precision(expect.measure.text) / 2
     return value - delta, value + delta
 
 
-def written_precision(text: str, value: float) -> float:
-    """The value of one unit in the last written digit: `3.8G` -> 0.1G, `138M` -> 1M."""
-    digits = text.replace(",", "").rstrip("KMGTi")
-    decimals = len(digits.split(".")[1]) if "." in digits else 0
-    scale = value / float(digits) if float(digits) else 1
-    return scale * 10 ** -decimals
+def written_precision(text: str) -> float:
+    """The value of one unit in the last written digit: `3.8G` -> 0.1G, `138M` -> 1M,
+    `1.5e3` -> 100."""
+    m = re.fullmatch(r"[\d,]*(?:\.(\d*))?(?:[eE]([+-]?\d+))?(\w*)", text)
+    decimals, exponent = len(m.group(1) or ""), int(m.group(2) or 0)
+    return 10.0 ** (exponent - decimals) * UNIT_SUFFIXES.get(m.group(3), 1)
 
 
 def metric_value(stats: Stats, expect: ast.Expect):
@@ -76,7 +88,7 @@ def metric_value(stats: Stats, expect: ast.Expect):
         return totals_metric(stats.main, path[1:], expect)
     if path == ("weight_layers",) or path == ("depth",):
         return stats.weight_layers
-    if ".".join(path) in TOTAL_METRICS:
+    if ".".join(path) in TOTAL_METRICS or path[0] in TOTAL_METRICS:
         return totals_metric(stats.totals, path, expect)
     row = stats.row(path[0])
     if row is None:

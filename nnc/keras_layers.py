@@ -1,6 +1,7 @@
-"""Layers that Keras lacks, written with keras.ops only so that they run on every
-Keras backend, and registered for serialization so a saved model reopens with
-`keras.models.load_model` after `import nnc`. Imported only when building."""
+"""Layers (and the loss of LeNet-5's RBF outputs) that Keras lacks, written with
+keras.ops only so that they run on every Keras backend, and registered for
+serialization so a saved model reopens with `keras.models.load_model` after
+`import nnc`. Imported only when building."""
 from __future__ import annotations
 
 import keras
@@ -17,11 +18,15 @@ class LocalResponseNorm(keras.layers.Layer):
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
     def call(self, x):
+        # In float32 whatever the precision policy: a square overflows float16 for any
+        # activation above 256.
+        x = ops.cast(x, "float32")
         channels = x.shape[-1]
         squares = ops.pad(ops.square(x), [[0, 0]] * (len(x.shape) - 1)
                           + [[self.size // 2, (self.size - 1) // 2]])
         window = sum(squares[..., i:i + channels] for i in range(self.size))
-        return x / ops.power(self.k + self.alpha * window, self.beta)
+        return ops.cast(x / ops.power(self.k + self.alpha * window, self.beta),
+                        self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -50,3 +55,202 @@ class ZeroPadShortcut(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "stride": self.stride, "extra": self.extra}
+
+
+@keras.saving.register_keras_serializable(package="nnc")
+class ConstantPadding2D(keras.layers.Layer):
+    """ZeroPadding2D with another border value. Explicit padding of a max pool is −∞,
+    so the border is never the maximum, as in Caffe and PyTorch."""
+
+    def __init__(self, padding=(1, 1), value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.padding, self.value = tuple(padding), float(value)
+
+    def call(self, x):
+        rows, columns = self.padding
+        return ops.pad(x, [[0, 0], [rows, rows], [columns, columns], [0, 0]],
+                       constant_values=self.value)
+
+    def compute_output_shape(self, input_shape):
+        batch, h, w, c = input_shape
+        rows, columns = self.padding
+        return batch, h + 2 * rows, w + 2 * columns, c
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "value": self.value}
+
+
+@keras.saving.register_keras_serializable(package="nnc")
+def squash(x):
+    """LeCun et al. (1998), appendix A: f(a) = A·tanh(S·a) with A = 1.7159, S = 2/3,
+    chosen so that f(±1) = ±1 and the gain is largest where the targets ±1 lie."""
+    return 1.7159 * ops.tanh(x * (2.0 / 3.0))
+
+
+class WithActivation(keras.layers.Layer):
+    """Shared by nnc's own weighted layers: a Keras activation, kept serializable."""
+
+    def __init__(self, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = keras.activations.get(activation)
+
+    def get_config(self):
+        return {**super().get_config(),
+                "activation": keras.activations.serialize(self.activation)}
+
+
+@keras.saving.register_keras_serializable(package="nnc")
+class TableConv2D(WithActivation):
+    """A convolution in which output map f sees input map c only where table[c][f] is
+    "X" (LeCun et al. 1998, Table I). Only connected pairs own weights: the kernel is
+    kh×kw×links and is scattered into a full kh×kw×C×F kernel at each call, so Keras
+    counts exactly the parameters the paper counts (a masked full kernel would count
+    the unconnected pairs too)."""
+
+    def __init__(self, filters, kernel_size, table, strides=(1, 1), padding="valid",
+                 use_bias=True, activation=None, **kwargs):
+        super().__init__(activation, **kwargs)
+        self.filters, self.table = filters, list(table)
+        self.kernel_size, self.strides = tuple(kernel_size), tuple(strides)
+        self.padding, self.use_bias = padding, use_bias
+
+    def build(self, input_shape):
+        links = [(c, f) for c, row in enumerate(self.table)
+                 for f, mark in enumerate(row) if mark == "X"]
+        # Where each entry of the flattened C×F kernel comes from: 0 is a constant zero,
+        # l + 1 is link l.
+        self.source = [0] * (len(self.table) * self.filters)
+        for l, (c, f) in enumerate(links):
+            self.source[c * self.filters + f] = l + 1
+        area = self.kernel_size[0] * self.kernel_size[1]
+        # Glorot's limit with the fans of the connected pairs only.
+        fan_in, fan_out = area * len(links) / self.filters, area * len(links) / len(self.table)
+        limit = (6.0 / (fan_in + fan_out)) ** 0.5
+        self.kernel = self.add_weight(
+            shape=(*self.kernel_size, len(links)), name="kernel",
+            initializer=keras.initializers.RandomUniform(-limit, limit))
+        self.bias = (self.add_weight(shape=(self.filters,), name="bias", initializer="zeros")
+                     if self.use_bias else None)
+
+    def call(self, x):
+        with_zero = ops.pad(self.kernel, [[0, 0], [0, 0], [1, 0]])
+        full = ops.reshape(ops.take(with_zero, self.source, axis=-1),
+                           (*self.kernel_size, len(self.table), self.filters))
+        y = ops.conv(x, full, strides=self.strides, padding=self.padding)
+        if self.bias is not None:
+            y = y + self.bias
+        return self.activation(y)
+
+    def compute_output_shape(self, input_shape):
+        batch, h, w, _ = input_shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        if self.padding == "same":
+            return batch, -(-h // sh), -(-w // sw), self.filters
+        return batch, (h - kh) // sh + 1, (w - kw) // sw + 1, self.filters
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": self.kernel_size, "table": self.table,
+                "strides": self.strides, "padding": self.padding, "use_bias": self.use_bias}
+
+
+@keras.saving.register_keras_serializable(package="nnc")
+class Subsample(WithActivation):
+    """LeCun et al. (1998), section II.B, layers S2 and S4: the sum of each map's inputs
+    over a window, times one trainable coefficient per map, plus one trainable bias per
+    map, then the activation. The coefficient starts at 1/area: an average."""
+
+    def __init__(self, pool_size=(2, 2), strides=None, activation=None, **kwargs):
+        super().__init__(activation, **kwargs)
+        self.pool_size = tuple(pool_size)
+        self.strides = tuple(strides or pool_size)
+
+    def build(self, input_shape):
+        area = self.pool_size[0] * self.pool_size[1]
+        self.coefficient = self.add_weight(
+            shape=(input_shape[-1],), name="coefficient",
+            initializer=keras.initializers.Constant(1.0 / area))
+        self.bias = self.add_weight(shape=(input_shape[-1],), name="bias",
+                                    initializer="zeros")
+
+    def call(self, x):
+        area = self.pool_size[0] * self.pool_size[1]
+        sums = ops.average_pool(x, self.pool_size, self.strides, "valid") * area
+        return self.activation(sums * self.coefficient + self.bias)
+
+    def compute_output_shape(self, input_shape):
+        batch, h, w, c = input_shape
+        (kh, kw), (sh, sw) = self.pool_size, self.strides
+        return batch, (h - kh) // sh + 1, (w - kw) // sw + 1, c
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides}
+
+
+def rbf_codes(units: int, inputs: int, seed: int) -> list[str]:
+    """Deterministic ±1 codes ("X" = +1, "." = -1), one string per unit, for when the
+    file gives none. Python's random with a fixed seed gives the same codes on every
+    machine, backend and Keras version."""
+    import random
+    draw = random.Random(seed)
+    return ["".join(draw.choice("X.") for _ in range(inputs)) for _ in range(units)]
+
+
+@keras.saving.register_keras_serializable(package="nnc")
+class EuclideanRBF(keras.layers.Layer):
+    """LeCun et al. (1998), eq. (7): unit i computes y_i = Σ_j (x_j − w_ij)², the squared
+    distance of its input to a fixed ±1 code w_i, not trained. It returns −y_i, so that
+    its outputs are logits: the nearest code is the largest output, and a softmax
+    cross-entropy on them is the paper's discriminative criterion (eq. 9) without the
+    rubbish-class term. The codes are non-trainable weights."""
+
+    def __init__(self, units, codes=None, seed=1998, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.seed = units, seed
+        self.codes = list(codes) if codes is not None else None
+
+    def build(self, input_shape):
+        rows = self.codes or rbf_codes(self.units, input_shape[-1], self.seed)
+        self.centres = self.add_weight(shape=(input_shape[-1], self.units), name="codes",
+                                       initializer="zeros", trainable=False)
+        self.centres.assign([[1.0 if row[j] == "X" else -1.0 for row in rows]
+                             for j in range(input_shape[-1])])
+
+    def call(self, x):
+        differences = ops.expand_dims(x, -1) - self.centres
+        return -ops.sum(ops.square(differences), axis=-2)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0], self.units
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "codes": self.codes,
+                "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="nnc")
+class RBFMapLoss(keras.losses.Loss):
+    """LeCun et al. (1998), eq. (9), the loss LeNet-5 was trained with, for the outputs
+    s_i = −y_i of an rbf layer and integer labels D:
+
+        E = y_D + log(e^(−j) + Σ_i e^(−y_i))
+
+    that is, softmax cross-entropy over the logits s_0 … s_(n−1) plus one constant logit
+    −j for a "rubbish" class that is never the label. Once the wrong penalties pass
+    about j, E ≈ y_D keeps pulling the RBF units' input onto the right code. Without
+    the constant (j → ∞) this is plain cross-entropy on the negative distances, which
+    only compares the penalties with each other and, in our digits test, learns less
+    well (spec/language.md, "LeNet-5's layers"). The paper calls j a positive
+    constant; 5 is nnc's choice."""
+
+    def __init__(self, j=5.0, name="rbf_map_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.j = float(j)
+
+    def call(self, y_true, y_pred):
+        rubbish = ops.full_like(y_pred[..., :1], -self.j)
+        logits = ops.concatenate([y_pred, rubbish], axis=-1)
+        return keras.losses.sparse_categorical_crossentropy(y_true, logits, from_logits=True)
+
+    def get_config(self):
+        return {**super().get_config(), "j": self.j}

@@ -17,7 +17,7 @@ import math
 from .attrs import REQUIRED, Attr
 from .errors import ArchShapeError
 
-ACTIVATIONS = ("none", "relu", "tanh", "sigmoid", "softmax")
+ACTIVATIONS = ("none", "relu", "tanh", "sigmoid", "softmax", "squash")
 RULES = ("shape", "params", "macs", "connections", "window", "lower")
 KINDS: dict[str, "Kind"] = {}
 
@@ -51,6 +51,13 @@ class Kind:
     weight_layer = False  # counts toward the paper's depth ("16 weight layers")
     internal = False      # made by the compiler (add, concat...), not written in files
     arity = 1             # number of inputs; None means two or more
+    in_place = False      # may overwrite its input's buffer (element-wise, and its backward
+                          # pass needs only its output): what frameworks run in place
+
+    def describe(self, a, strides: bool = True) -> str:
+        """How the papers' tables write this layer (`3×3, 64, stride 2`); without
+        strides for the bracketed blocks of ResNet's Table 1."""
+        return self.name
 
     def shape(self, a, ins): ...
     def params(self, a, ins, out) -> tuple[int, int]: ...  # (trainable, non-trainable)
@@ -106,16 +113,29 @@ def spatial_output(a, shape, what: str) -> tuple[int, int]:
     return spans[0] // sh + 1, spans[1] // sw + 1
 
 
-def keras_padding(a, name, keras):
-    """Explicit zero padding becomes a ZeroPadding2D before a 'valid' layer."""
+def keras_padding(a, name, keras, border: float = 0.0):
+    """Explicit padding becomes a padding layer before a 'valid' layer: ZeroPadding2D,
+    or nnc's ConstantPadding2D where the border is not zero (max pooling's −∞)."""
     if a["padding"] in ("same", "valid"):
         return (lambda t: t), a["padding"]
-    pad = keras.layers.ZeroPadding2D(a["padding"], name=f"{name}.pad")
+    if border == 0:
+        pad = keras.layers.ZeroPadding2D(a["padding"], name=f"{name}.pad")
+    else:
+        from .keras_layers import ConstantPadding2D
+        pad = ConstantPadding2D(a["padding"], border, name=f"{name}.pad")
     return pad, "valid"
 
 
 def activation_of(a):
-    return None if a["activation"] == "none" else a["activation"]
+    return keras_activation(a["activation"])
+
+
+def keras_activation(name: str):
+    """Keras knows every name in ACTIVATIONS except LeCun's squash, which nnc supplies."""
+    if name == "squash":
+        from .keras_layers import squash
+        return squash
+    return None if name == "none" else name
 
 
 WINDOW_ATTRS = (
@@ -134,6 +154,9 @@ class Conv(Kind):
              Attr("filters", "int", doc="number of output maps; `-64` in the short form"),
              *WINDOW_ATTRS,
              Attr("groups", "int", 1, doc="split input and output maps into this many groups"),
+             Attr("table", "grid", None,
+                  doc="connection table: a row per input map, a column per filter, X where "
+                      "the filter sees the map (LeCun et al. 1998, Table I)"),
              Attr("bias", "bool", True),
              Attr("activation", "choice", "none", ACTIVATIONS))
     short = ("kernel", "filters", "stride")
@@ -147,39 +170,85 @@ class Conv(Kind):
             raise ArchShapeError(
                 f"groups={g} must divide both the input channels and the filters. "
                 f"Received: {c} input channels, {a['filters']} filters")
+        if a["table"] is not None:
+            check_table(a["table"], c, a["filters"], g)
         return (*spatial_output(a, ins[0], "conv"), a["filters"])
 
     def params(self, a, ins, out):
         (kh, kw), c = a["kernel"], ins[0][2]
-        return kh * kw * (c // a["groups"]) * a["filters"] + a["bias"] * a["filters"], 0
+        return kh * kw * conv_links(a, c) + a["bias"] * a["filters"], 0
 
     def macs(self, a, ins, out):
         (kh, kw), c = a["kernel"], ins[0][2]
-        return math.prod(out) * kh * kw * (c // a["groups"])
+        return out[0] * out[1] * kh * kw * conv_links(a, c)
 
     def connections(self, a, ins, out):
         (kh, kw), c = a["kernel"], ins[0][2]
-        return math.prod(out) * (kh * kw * (c // a["groups"]) + a["bias"])
+        return out[0] * out[1] * (kh * kw * conv_links(a, c) + a["bias"] * a["filters"])
 
     def window(self, a, ins):
         return a["kernel"], a["stride"]
 
+    def describe(self, a, strides=True):
+        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        text = f"{kh}×{kw}, {a['filters']}"
+        if strides and (sh, sw) != (1, 1):
+            text += f", stride {sh if sh == sw else f'{sh}×{sw}'}"
+        text += f", groups {a['groups']}" if a["groups"] > 1 else ""
+        return text + (", connection table" if a["table"] is not None else "")
+
     def lower(self, a, name, ins, keras):
         pad, padding = keras_padding(a, name, keras)
-        conv = keras.layers.Conv2D(a["filters"], a["kernel"], strides=a["stride"],
-                                   padding=padding, groups=a["groups"], use_bias=a["bias"],
-                                   activation=activation_of(a), name=name)
+        if a["table"] is not None:
+            from .keras_layers import TableConv2D
+            conv = TableConv2D(a["filters"], a["kernel"], a["table"], strides=a["stride"],
+                               padding=padding, use_bias=a["bias"],
+                               activation=activation_of(a), name=name)
+        else:
+            conv = keras.layers.Conv2D(a["filters"], a["kernel"], strides=a["stride"],
+                                       padding=padding, groups=a["groups"],
+                                       use_bias=a["bias"], activation=activation_of(a),
+                                       name=name)
         return lambda t: conv(pad(t))
+
+
+def conv_links(a, channels: int) -> int:
+    """The (input map, filter) pairs a conv connects, each owning a kernel: every pair
+    within a group, or the X marks of its connection table."""
+    if a["table"] is not None:
+        return sum(row.count("X") for row in a["table"])
+    return channels // a["groups"] * a["filters"]
+
+
+def check_table(table, channels: int, filters: int, groups: int) -> None:
+    if groups != 1:
+        raise ArchShapeError(f"a connection table says which maps each filter sees, so it "
+                             f"replaces groups; give one or the other. Received: "
+                             f"groups={groups} and a table")
+    if (len(table), len(table[0])) != (channels, filters):
+        raise ArchShapeError(
+            f"the connection table needs a row per input map and a column per filter: "
+            f"{channels}×{filters}. Received: a table of {len(table)} row(s) × "
+            f"{len(table[0])} column(s)")
+    blind = [str(f) for f in range(filters) if "X" not in (row[f] for row in table)]
+    if blind:
+        raise ArchShapeError(f"every filter must see at least one input map, but the "
+                             f"connection table has no X in column(s) {', '.join(blind)} "
+                             f"(counted from 0). Received: a column of only '.'")
 
 
 class Pool(Kind):
     """Max or average pooling; without a size, average pooling is global."""
     attrs = (Attr("size", "pair", doc="window size; the digits after the name"),
              Attr("stride", "pair", None, doc="defaults to the size"),
-             Attr("padding", "choice", "valid", ("valid", "same")),
+             Attr("padding", "padding", "valid",
+                  doc="valid, same, or explicit border rows/columns: max pooling never "
+                      "picks the border, average pooling counts it as zeros (as Caffe)"),
              WINDOW_ATTRS[2])
     short = ("size", None, "stride")
     keras_names = ("", "")  # (windowed layer, global layer)
+    border = 0.0            # the value of explicit padding
+    label = ""              # the papers' words for it: "max pool"
 
     def resolved(self, a):
         return {**a, "kernel": a["size"], "stride": a["stride"] or a["size"]}
@@ -206,12 +275,23 @@ class Pool(Kind):
         r = self.resolved(a)
         return r["kernel"], r["stride"]
 
+    def describe(self, a, strides=True):
+        label = self.label or self.name
+        if a["size"] is None:
+            return f"global {label}"
+        r = self.resolved(a)
+        (kh, kw), (sh, sw) = r["kernel"], r["stride"]
+        stride = f", stride {sh if sh == sw else f'{sh}×{sw}'}" if strides else ""
+        return f"{kh}×{kw} {label}{stride}"
+
     def lower(self, a, name, ins, keras):
         windowed, global_ = (getattr(keras.layers, n) for n in self.keras_names)
         if a["size"] is None:
             return global_(name=name)
-        return windowed(a["size"], strides=a["stride"] or a["size"], padding=a["padding"],
+        pad, padding = keras_padding(a, name, keras, self.border)
+        pool = windowed(a["size"], strides=a["stride"] or a["size"], padding=padding,
                         name=name)
+        return lambda t: pool(pad(t))
 
 
 @register
@@ -220,6 +300,8 @@ class MaxPool(Pool):
     doc = "max pooling: `maxpool` is 2×2/2, `maxpool3/2` is 3×3 with stride 2"
     attrs = (Attr("size", "pair", (2, 2)), *Pool.attrs[1:])
     keras_names = ("MaxPooling2D", "GlobalMaxPooling2D")
+    border = float("-inf")  # a max never picks the padding, as in Caffe and PyTorch
+    label = "max pool"
 
 
 @register
@@ -228,6 +310,7 @@ class AvgPool(Pool):
     doc = "average pooling: `avgpool` is global, `avgpool5/3` is 5×5 with stride 3"
     attrs = (Attr("size", "pair", None), *Pool.attrs[1:])
     keras_names = ("AveragePooling2D", "GlobalAveragePooling2D")
+    label = "average pool"
 
 
 @register
@@ -256,6 +339,9 @@ class FC(Kind):
     def window(self, a, ins):
         return (tuple(ins[0][:2]), tuple(ins[0][:2])) if len(ins[0]) == 3 else ((1, 1), (1, 1))
 
+    def describe(self, a, strides=True):
+        return f"{a['units']}-d fc"
+
     def lower(self, a, name, ins, keras):
         dense = keras.layers.Dense(a["units"], use_bias=a["bias"],
                                    activation=activation_of(a), name=name)
@@ -269,6 +355,7 @@ class FC(Kind):
 class Flatten(Pointwise):
     name = "flatten"
     doc = "flatten H×W×C to H·W·C values"
+    in_place = True  # a view of the same buffer
 
     def shape(self, a, ins):
         return (math.prod(ins[0]),)
@@ -309,6 +396,10 @@ class Dropout(Pointwise):
     doc = "dropout with the given rate: `dropout` is 0.5, `dropout(0.4)`"
     attrs = (Attr("rate", "fraction", 0.5),)
     positional = ("rate",)
+    in_place = True
+
+    def describe(self, a, strides=True):
+        return f"dropout ({a['rate']:.0%})"
 
     def lower(self, a, name, ins, keras):
         return keras.layers.Dropout(a["rate"], name=name)
@@ -328,8 +419,10 @@ class LRN(Pointwise):
 
 
 class Activation(Pointwise):
+    in_place = True
+
     def lower(self, a, name, ins, keras):
-        return keras.layers.Activation(self.name, name=name)
+        return keras.layers.Activation(keras_activation(self.name), name=name)
 
 
 for _fn in ACTIVATIONS[1:]:
@@ -406,5 +499,7 @@ class Input(Pointwise):
     def lower(self, a, name, ins, keras):
         return keras.Input(shape=a["shape"], name=name)
 
+
+from . import registry_lecun  # noqa: E402,F401  (registers subsample and rbf here)
 
 WEIGHTED_KINDS = tuple(k for k, v in KINDS.items() if v.weight_layer)

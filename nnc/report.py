@@ -3,6 +3,7 @@ Table 1's columns), the per-layer table of `--expand`, and the side-by-side comp
 of several networks (VGG Table 2)."""
 from __future__ import annotations
 
+from . import analysis
 from .expects import human
 from .registry import dims
 from .stats import CONVENTIONS, Stats, Totals
@@ -25,29 +26,39 @@ def totals_lines(label: str, t: Totals) -> list[str]:
             f"connections: {t.connections:,}"]
 
 
-def format_stats(stats: Stats, expand: bool = False) -> str:
+def format_stats(stats: Stats, expand: bool = False, batch: int = 1,
+                 dtype: str = "float32") -> str:
     net = stats.network
     graph = net.graph
+    fields = analysis.receptive_fields(net)
     lines = [f"network {net.name}  ({net.file})",
              f"input {dims(graph.nodes[net.input]['shape'])}, output "
              f"{dims(graph.nodes[net.output]['shape'])}",
              f"counting: {CONVENTIONS}", ""]
     if expand:
-        headers = ["layer", "kind", "output", "params", "MACs", "line"]
-        body = [[name, d["kind"], dims(d["shape"]), f"{sum(d['params']):,}",
-                 human(d["macs"]), str(d["coord"].line)]
+        headers = ["layer", "kind", "output", "field/stride", "params", "MACs",
+                   "connections", "line"]
+        body = [[name, d["kind"], dims(d["shape"]), fields[name].text(),
+                 f"{sum(d['params']):,}", human(d["macs"]), f"{d['connections']:,}",
+                 str(d["coord"].line)]
                 for name, d in graph.nodes(data=True)]
-        lines.append(table(headers, body, {3, 4, 5}))
+        lines.append(table(headers, body, {3, 4, 5, 6, 7}))
     else:
-        headers = ["row", "type", "patch/stride", "output", "depth", "params", "MACs"]
+        headers = ["row", "type", "patch/stride", "output", "field/stride", "depth",
+                   "params", "MACs", "connections"]
         body = [[r.name + (" (head)" if r.head else ""), r.type, r.patch,
-                 dims(r.output_shape), str(r.depth), f"{r.totals.params:,}",
-                 human(r.totals.macs)] for r in stats.rows]
-        lines.append(table(headers, body, {4, 5, 6}))
+                 dims(r.output_shape), fields[row.output].text(), str(r.depth),
+                 f"{r.totals.params:,}", human(r.totals.macs), f"{r.totals.connections:,}"]
+                for r, row in zip(stats.rows, net.rows)]
+        lines.append(table(headers, body, {4, 5, 6, 7, 8}))
     lines += ["", f"weight layers (depth): {stats.weight_layers}"]
     lines += totals_lines("", stats.totals)
     if net.heads:
         lines += totals_lines("without heads: ", stats.main)
+    lines += ["", "field/stride: the receptive field in input pixels and the step between "
+                  "neighbouring outputs' fields"]
+    lines += ["", *analysis.format_memory(analysis.memory(net, batch, dtype))]
+    lines += ["", *analysis.format_paths(analysis.paths(net))]
     return "\n".join(lines)
 
 

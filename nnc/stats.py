@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import analysis
 from .expand import Network
 from .registry import KINDS
 
 CONVENTIONS = ("params as Keras counts them (trainable + non-trainable; BatchNorm moving "
                "mean/variance are non-trainable); MACs = multiply-accumulates of one image's "
                "forward pass (conv and fc: the papers' FLOPs/multiply-adds); FLOPs = 2 × MACs")
-WINDOWED = ("conv", "maxpool", "avgpool")
+WINDOWED = ("conv", "maxpool", "avgpool", "subsample")
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,11 @@ def totals_json(t: Totals) -> dict:
             "macs": t.macs, "flops": 2 * t.macs, "connections": t.connections}
 
 
-def to_json(stats: Stats) -> dict:
+def to_json(stats: Stats, batch: int = 1, dtype: str = "float32") -> dict:
+    """The stats as JSON; `batch` and `dtype` size the "memory" figures."""
     net = stats.network
     graph = net.graph
+    fields = analysis.receptive_fields(net)
     result = {"network": net.name, "file": net.file,
               "input": list(graph.nodes[net.input]["shape"]),
               "output_shape": list(graph.nodes[net.output]["shape"]),
@@ -124,8 +127,12 @@ def to_json(stats: Stats) -> dict:
         "name": r.name, "type": r.type, "patch": r.patch, "output_shape": list(r.output_shape),
         "depth": r.depth, "params": r.totals.params, "trainable": r.totals.trainable,
         "macs": r.totals.macs, "connections": r.totals.connections, "line": r.line,
-        "head": r.head} for r in stats.rows]
-    result["layers"] = [layer_json(name, data) for name, data in graph.nodes(data=True)]
+        "head": r.head, "receptive_field": fields[net_row.output].json()}
+        for r, net_row in zip(stats.rows, net.rows)]
+    result["layers"] = [{**layer_json(name, data), "receptive_field": fields[name].json()}
+                        for name, data in graph.nodes(data=True)]
+    result["memory"] = analysis.memory(net, batch, dtype).json()
+    result["paths"] = analysis.paths(net).json()
     return result
 
 

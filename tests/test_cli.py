@@ -60,37 +60,6 @@ def test_one_bad_file_does_not_stop_the_others(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("source, line_col, words", [
-    ("", "1:1", "the file is empty"),
-    ("network x\nconv3-64\n", "2:1", "no input line"),
-    ("input 8x8x3\nconv3-8 $ relu\n", "2:9", "unexpected character '$'"),
-    ("input 8x8x3\nconv3-8, maxpol\n", "2:10", "did you mean 'maxpool'?"),
-    ("input 8x8x3\nconv3-8(paddng=same)\n", "2:9", "did you mean 'padding'?"),
-    ("input 2x2x3\nc: conv3-8(padding=valid)\n", "2:4", "needs at least 3×3"),
-    ("input 8x8x3\nconv3-8(groups=2)\n", "2:1", "groups=2 must divide"),
-    ("input 8x8x3\na: conv3-8\na: relu\n", "3:1", "duplicate row name 'a'"),
-    ("input 8x8x3\nconv3\n", "2:1", "'conv' needs a value for 'filters'"),
-    ("input 8x8x3\nrelu-3\n", "2:1", "'relu' takes no '-' value"),
-    ("input 8x8x3\nconv3-8(groups=0)\n", "2:9", "groups must be an integer ≥ 1"),
-    ("input 8x8x3\nconv3-8(padding=sideways)\n", "2:9", "padding must be same, valid"),
-    ("input 8x8x3\nconv3-8\nexpect params = 100\n", "3:8", "params is 224, expected 100"),
-    ("input 8x8x3\nconv3-8\nexpect parms = 1\n", "3:8", "unknown metric or row 'parms'"),
-    ("input 224x224x3\nfc-4096000\n", "2:1", "more than 2,000,000,000 parameters"),
-])
-def test_user_errors_are_positioned_with_a_caret(tmp_path, source, line_col, words):
-    path = tmp_path / "bad.arch"
-    path.write_text(source)
-    result = run_nnc("stats", str(path))
-    assert result.returncode == 2
-    first, *rest = result.stderr.splitlines()
-    assert first.startswith(f"{path}:{line_col}: error: ")
-    assert words in first
-    if source:
-        line, column = map(int, line_col.split(":"))
-        assert rest[0] == "  " + source.splitlines()[line - 1]
-        assert rest[1] == "  " + " " * (column - 1) + "^"
-
-
 def test_missing_file_is_a_user_error():
     result = run_nnc("stats", "no/such.arch")
     assert result.returncode == 2 and "cannot read 'no/such.arch'" in result.stderr

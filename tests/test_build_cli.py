@@ -1,0 +1,233 @@
+"""`nnc build` and the models it writes: .keras files reopen in a fresh process after
+`import nnc` alone, SavedModel and ONNX exports compute what the Keras model computes, a
+second Keras backend runs the same model, and a failed build writes nothing."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from conftest import ROOT, run_nnc
+
+import nnc
+from nnc import build as build_module, cli
+from nnc.errors import BuildError
+
+EVERY_KIND = ROOT / "tests" / "fixtures" / "every-kind.arch"
+X = np.random.default_rng(0).uniform(0, 1, (3, 32, 32, 3)).astype("float32")
+
+
+def predictions(model) -> list[np.ndarray]:
+    outputs = model.predict(X, verbose=0)
+    return outputs if isinstance(outputs, list) else [outputs]
+
+
+def assert_same_outputs(got, expected, tolerance=1e-6) -> None:
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(np.asarray(a), b, rtol=tolerance, atol=tolerance)
+
+
+@pytest.fixture(scope="session")
+def saved(tmp_path_factory):
+    """The fixture network written by the build API to a .keras file, and the outputs on
+    X of the model that was written."""
+    path = tmp_path_factory.mktemp("built") / "every_kind.keras"
+    built = nnc.load(str(EVERY_KIND)).build(str(path))
+    return path, predictions(built.model)
+
+
+def in_fresh_process(code: str, *args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
+
+
+PREDICT = """
+model = keras.models.load_model(sys.argv[1])
+outputs = model.predict(np.load(sys.argv[2]), verbose=0)
+np.savez(sys.argv[3], *(outputs if isinstance(outputs, list) else [outputs]))
+"""
+
+
+def reopen_and_predict(imports: str, path, tmp_path, env=None) -> list[np.ndarray]:
+    np.save(tmp_path / "x.npy", X)
+    code = "import sys\nimport numpy as np\n" + imports + PREDICT
+    result = in_fresh_process(code, path, tmp_path / "x.npy", tmp_path / "out.npz", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    arrays = np.load(tmp_path / "out.npz")
+    return [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+
+
+@pytest.mark.parametrize("imports", [
+    "import keras, nnc",
+    "import nnc\nassert 'keras' not in sys.modules\nimport keras",  # the lazy registration
+], ids=["keras-first", "nnc-first"])
+def test_a_saved_model_reopens_in_a_fresh_process_after_import_nnc(imports, saved, tmp_path):
+    path, expected = saved
+    assert_same_outputs(reopen_and_predict(imports, path, tmp_path), expected)
+
+
+def test_without_import_nnc_keras_cannot_reopen_the_model(saved):
+    """The control for the test above: what makes it pass is `import nnc`."""
+    result = in_fresh_process("import sys, keras; keras.models.load_model(sys.argv[1])",
+                              saved[0])
+    assert result.returncode != 0
+    assert "LocalResponseNorm" in result.stderr
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_a_second_backend_builds_the_network_and_computes_what_tensorflow_does(
+        backend, saved, tmp_path):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed; `pip install {backend}` to run nnc models "
+                    f"under KERAS_BACKEND={backend}")
+    env = {"KERAS_BACKEND": backend}
+    built_there = in_fresh_process(textwrap.dedent(f"""
+        import sys, numpy as np, nnc, keras
+        assert keras.backend.backend() == {backend!r}, keras.backend.backend()
+        compiled = nnc.load(sys.argv[1])
+        model = compiled.to_keras()
+        assert model.count_params() == compiled.stats.totals.params
+        outputs = model.predict(np.ones((2, 32, 32, 3), "float32"), verbose=0)
+        assert [o.shape for o in outputs] == [(2, 10)] * 3, [o.shape for o in outputs]
+        assert all(np.isfinite(o).all() for o in outputs)
+        """), EVERY_KIND, env=env)
+    assert built_there.returncode == 0, built_there.stderr[-3000:]
+    path, expected = saved  # written under TensorFlow
+    got = reopen_and_predict("import nnc, keras", path, tmp_path, env=env)
+    assert_same_outputs(got, expected, tolerance=1e-5)
+
+
+def test_savedmodel_export_computes_what_the_keras_model_computes(tmp_path):
+    import tensorflow as tf
+    built = nnc.load(str(EVERY_KIND)).build(str(tmp_path / "every_kind"))
+    assert built.format == "savedmodel" and os.path.isdir(built.path)
+    reloaded = tf.saved_model.load(built.path)
+    assert_same_outputs(tf.nest.flatten(reloaded.serve(X)), predictions(built.model))
+
+
+ONNX_READY = all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnxruntime"))
+needs_onnx = pytest.mark.skipif(not ONNX_READY, reason="ONNX export needs tf2onnx and "
+                                "onnxruntime: pip install 'nnc[onnx]'")
+
+
+@needs_onnx
+def test_onnx_export_computes_what_the_keras_model_computes_in_onnxruntime(tmp_path):
+    import onnxruntime
+    # Without the grouped convs, which tf2onnx cannot convert (the next test).
+    source = EVERY_KIND.read_text().replace("(groups=2)", "").replace("groups=4, ", "")
+    built = nnc.compile_text(source, "every-kind.arch").build(str(tmp_path / "m.onnx"))
+    session = onnxruntime.InferenceSession(built.path, providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: X})
+    assert_same_outputs(got, predictions(built.model), tolerance=1e-5)
+
+
+@needs_onnx
+def test_onnx_export_of_grouped_convs_fails_and_says_why(tmp_path):
+    with pytest.raises(BuildError, match=r"grouped convolutions \(res_b\.conv1, res_b\.conv2\)"):
+        nnc.load(str(EVERY_KIND)).build(str(tmp_path / "m.onnx"))
+    assert os.listdir(tmp_path) == []
+
+
+# --- the command ------------------------------------------------------------------------
+
+def test_build_writes_network_name_dot_keras_here_and_prints_a_summary(tmp_path, monkeypatch,
+                                                                       capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["build", str(EVERY_KIND)]) == 0
+    assert os.listdir(tmp_path) == ["every_kind.keras"]
+    out = capsys.readouterr().out
+    totals = nnc.load(str(EVERY_KIND)).stats.totals
+    assert f"{totals.params:,} params" in out and "MACs" in out
+    assert "wrote every_kind.keras (keras, " in out and " MiB) in " in out
+
+
+def test_the_build_options_reach_the_saved_model(tmp_path, capsys):
+    out = tmp_path / "m.keras"
+    assert cli.main(["build", str(EVERY_KIND), "-o", str(out), "--no-aux", "--jit",
+                     "--precision", "mixed_bfloat16"]) == 0
+    assert f"{nnc.load(str(EVERY_KIND)).stats.main.params:,} params" in capsys.readouterr().out
+    model = keras.models.load_model(out)
+    assert model.output_names == ["prob.softmax1"]
+    assert model.jit_compile is True
+    assert model.get_layer("res_a.conv1").dtype_policy.name == "mixed_bfloat16"
+    assert model.get_layer("prob.softmax1").dtype_policy.name == "float32"
+
+
+def test_a_savedmodel_replaces_the_one_already_there(tmp_path):
+    import tensorflow as tf
+    out = tmp_path / "every_kind"
+    assert cli.main(["build", str(EVERY_KIND), "-o", str(out)]) == 0
+    assert cli.main(["build", str(EVERY_KIND), "-o", str(out), "--no-aux"]) == 0
+    assert os.listdir(tmp_path) == ["every_kind"]
+    assert len(tf.nest.flatten(tf.saved_model.load(str(out)).serve(X))) == 1
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["-o", "model.h5"], "cannot tell the output format from the suffix '.h5'"),
+    (["--format", "onnx", "-o", "m.keras"], "does not fit --format onnx"),
+    (["--format", "keras", "-o", "model"], "does not fit --format keras"),
+    (["-o", "missing/m.keras"], "the output directory does not exist"),
+    (["--format", "onnx", "--precision", "mixed_float16"], "from float32 models only"),
+])
+def test_an_output_that_cannot_be_written_is_a_user_error(arguments, message, tmp_path,
+                                                          monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["build", str(EVERY_KIND), *arguments]) == 2
+    assert message in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_build_keeps_the_good_file_and_leaves_no_partial_one(tmp_path, monkeypatch,
+                                                                      capsys):
+    out = tmp_path / "every_kind.keras"
+    out.write_bytes(b"a good model")
+
+    def interrupted(model, path, format):
+        with open(path, "wb") as f:
+            f.write(b"half a mod")
+        raise OSError("No space left on device")
+    monkeypatch.setattr(build_module, "export", interrupted)
+    assert cli.main(["build", str(EVERY_KIND), "-o", str(out)]) == 1
+    assert "internal error: OSError: No space left on device" in capsys.readouterr().err
+    assert out.read_bytes() == b"a good model"
+    assert os.listdir(tmp_path) == ["every_kind.keras"]
+
+
+def test_a_model_that_differs_from_nnc_stats_is_reported_as_a_bug(tmp_path, monkeypatch,
+                                                                  capsys):
+    def miscounted(path, limits):
+        compiled = nnc.load(path)
+        compiled.network.graph.nodes["res_a.conv1"]["params"] = (1, 0)
+        return compiled
+    monkeypatch.setattr(cli, "compile_file", miscounted)
+    assert cli.main(["build", str(EVERY_KIND), "-o", str(tmp_path / "m.keras")]) == 1
+    err = capsys.readouterr().err
+    assert "nnc: internal error: LoweringError: res_a.conv1 at " in err
+    assert "this is a bug in nnc" in err
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("source, message", [
+    ("input 8x8x3\nc: conv3-4, maxpol\n", "t.arch:2:13: error: unknown layer kind"),
+    # 3·3·3 weights and a bias for each of 4 filters: 112 params
+    ("input 8x8x3\nc: conv3-4\nexpect params = 1\n", "t.arch:3:8: error: params is 112,"),
+])
+def test_a_file_with_errors_builds_nothing(source, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.arch").write_text(source)
+    assert cli.main(["build", "t.arch"]) == 2
+    assert message in capsys.readouterr().err
+    assert os.listdir(tmp_path) == ["t.arch"]
+
+
+def test_nnc_build_runs_as_a_command(tmp_path):
+    result = run_nnc("build", str(EVERY_KIND), "-o", str(tmp_path / "m.keras"))
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {tmp_path / 'm.keras'} (keras, " in result.stdout

@@ -1,0 +1,189 @@
+"""Every bad input gets one positioned error, with the right exit status: a table of
+malformed files, each checked for status, exact line:col and the message's key words."""
+import pytest
+from conftest import ARCHITECTURES
+
+from nnc import cli
+from nnc.lint import ArchLint, lint
+
+BLOCK = "block b(w, s=1):\n    conv3-{w}/{s}\n"
+CASES = [
+    # (source, line:col or None for a whole-file error, key words)
+    # --- syntax and layout
+    ("", "1:1", "the file is empty"),
+    ("# only a comment\n", "1:1", "the file is empty"),
+    ("network x\nconv3-64\n", "2:1", "no input line"),
+    ("input 8x8x3\n", "1:7", "the network has no layers"),
+    ("input 8x8x3\nconv3-8 $ relu\n", "2:9", "unexpected character '$'"),
+    ("input 8x8x3\nconv3-8,\n", "2:9", "unexpected end of line"),
+    ("input 8x8x3\nconv3-8(groups=2\n", "2:17", "unexpected end of file"),
+    ("input 8x8x3\n  relu\n", "2:3", "unexpected indentation"),
+    ("input 8x8x3\nblock b(w):\n    relu\n  relu\n", "4:3", "matches no enclosing level"),
+    ("input 8x8x3\ninput 8x8x3\nrelu\n", "2:7", "second 'input'"),
+    ("input 8x8x3\nconv3-8 x\n", "2:10", "unexpected end of line"),
+    ("input 8x8x3\nexpect params 5\n", "2:15", "unexpected '5'"),
+    ("input 8x8x3\nconv3-{8\n", "2:9", "unexpected end of line"),
+    ("input 8x8x\nrelu\n", "1:10", "unexpected 'x'; expected end of line"),
+    ("input 8x8x3\nrelu)\n", "2:5", "unexpected ')'"),
+    # --- names and suggestions
+    ("input 8x8x3\nconv3-8, maxpol\n", "2:10", "did you mean 'maxpool'?"),
+    ("input 8x8x3\nconb3-8\n", "2:1", "did you mean 'conv'?"),
+    ("input 8x8x3\nconv3-8(paddng=same)\n", "2:9", "did you mean 'padding'?"),
+    ("input 8x8x3\na: conv3-8\na: relu\n", "3:1", "duplicate row name 'a'"),
+    ("input 8x8x3\ndefault cnv(bias=false)\nrelu\n", "2:9", "did you mean 'conv'?"),
+    ("input 8x8x3\ndefault conv(bais=false)\nrelu\n", "2:14", "did you mean 'bias'?"),
+    ("input 8x8x3\n" + BLOCK + "x: b(8, t=2)\n", "4:9", "no parameter 't'"),
+    ("input 8x8x3\n" + BLOCK + "x: b(8, 1, 2)\n", "4:12", "takes 2 argument(s)"),
+    ("input 8x8x3\n" + BLOCK + "x: b()\n", "4:4", "missing its argument 'w'"),
+    ("input 8x8x3\n" + BLOCK + "x: b(8, w=9)\n", "4:9", "got 'w' twice"),
+    ("input 8x8x3\nblock b(w):\n    conv3-{ww}\nx: b(8)\n", "3:12", "did you mean 'w'?"),
+    ("input 8x8x3\nblock b(w):\n    relu\nblock b(w):\n    relu\nb(1)\n", "4:7",
+     "defined twice"),
+    ("input 8x8x3\nblock conv(w):\n    relu\nrelu\n", "2:7", "is a layer kind"),
+    ("input 8x8x3\na: relu\nh: head(zz):\n    fc-10\n", "3:4", "not an earlier row"),
+    ("input 8x8x3\nr: residual:\n    h: head(a):\n        relu\n", "3:8",
+     "must be a row of its own"),
+    ("input 8x8x3\nconv3-8\nexpect parms = 1\n", "3:8", "unknown metric or row 'parms'"),
+    ("input 8x8x3\nconv3-8\nexpect params.trainabel = 1\n", "3:8",
+     "did you mean 'params.trainable'?"),
+    # --- values
+    ("input 8x8x3\nconv3\n", "2:1", "'conv' needs a value for 'filters'"),
+    ("input 8x8x3\nrelu-3\n", "2:1", "'relu' takes no '-' value"),
+    ("input 8x8x3\nrelu3\n", "2:1", "'relu' takes no size suffix"),
+    ("input 8x8x3\nfc7-10\n", "2:1", "'fc' takes no size suffix"),
+    ("input 8x8x3\nconv3-8(groups=0)\n", "2:9", "groups must be an integer ≥ 1"),
+    ("input 8x8x3\nconv3-8(padding=sideways)\n", "2:9", "padding must be same, valid"),
+    ("input 8x8x3\nconv3-8(bias=maybe)\n", "2:9", "bias must be true or false"),
+    ("input 8x8x3\ndropout(1.5)\n", "2:9", "rate must be a number in [0, 1)"),
+    ("input 8x8x3\nconv3-{8/3}\n", "2:8", "filters must be an integer"),
+    ("input 8x8x3\nconv3-{8/0}\n", "2:10", "division by zero"),
+    ("input 8x8x3\nconv3-8(groups=2, groups=2)\n", "2:19", "given twice"),
+    ("input 8x8x3\nconv3-8(8, 9)\n", "2:12", "takes 1 positional value"),
+    ("input 8x8x3\nr: residual(shortcut=D):\n    relu\n", "2:13", "shortcut must be one of"),
+    ("input 8x8x3\nrelu x{-1}\n", "2:8", "repeat count must be a whole number ≥ 0"),
+    ("input 8x8x3\nconv3-{same}\n", "2:8", "'same' is not a parameter in scope"),
+    # --- shapes
+    ("input 2x2x3\nc: conv3-8(padding=valid)\n", "2:4", "needs at least 3×3"),
+    ("input 224x224x3\nconv11-96/4(padding=valid)\n", "2:1", "54.25 is not a whole number"),
+    ("input 8x8x3\nconv3-8(groups=2)\n", "2:1", "groups=2 must divide"),
+    ("input 8x8x3\nc: concat:\n    conv3-8\n    conv3-8/2\n", "2:4", "must agree in height"),
+    ("input 8x8x8\nr: residual(shortcut=identity):\n    conv3-16/2\n", "2:4",
+     "the body maps 8×8×8 to 4×4×16"),
+    ("input 8x8x16\nr: residual(shortcut=A):\n    conv3-8\n", "2:4", "cannot reduce channels"),
+    ("input 10\nconv3-8\n", "2:1", "needs an H×W×C input"),
+    ("input 7x7x8\nr: residual:\n    conv3-8/3(padding=valid)\n", "3:5", "not a whole number"),
+    ("input 9x9x8\nr: residual:\n    conv3-8/2(padding=valid)\n", "2:4",
+     "no strided shortcut maps 9×9×8 to 4×4×8"),
+    # --- limits
+    ("input 8x8x3\nrelu x1000000000\n", "2:7", "over the limit of 1,000,000"),
+    ("input 224x224x3\nfc-4096000\n", "2:1", "more than 2,000,000,000 parameters"),
+    ("input 8x8x3\nblock a(w):\n    a(w)\nx: a(3)\n", "3:5", "calls itself (a → a)"),
+    ("input 8x8x3\nblock inner():\n    relu x1000\nblock outer():\n    inner() x1000\n"
+     "r: outer() x1000000\n", "6:4", "more than 2,000,000 layers. Received: at least"),
+    ("input 8x8x3\nblock a(w):\n    b(w)\nblock b(w):\n    a(w)\nx: a(3)\n", "5:5",
+     "calls itself (a → b → a)"),
+    # --- expectations
+    ("input 8x8x3\nconv3-8\nexpect params = 100\n", "3:8", "params is 224, expected 100"),
+    ("input 8x8x3\nconv3-8\nexpect macs ≈ 1K ±1%\n", "3:8", "expected ≈ 1K ±1%"),
+    ("input 8x8x3\nx: conv3-8\nexpect x.output = 8x8x9\n", "3:8", "is 8x8x8, expected 8x8x9"),
+    ("input 8x8x3\nx: conv3-8\nexpect x.output = 5\n", "3:19", "is a shape"),
+]
+
+
+def run(tmp_path, capsys, source: bytes | str, *options):
+    path = tmp_path / "bad.arch"
+    path.write_bytes(source if isinstance(source, bytes) else source.encode())
+    status = cli.main(["check", *options, str(path)])
+    return status, path, capsys.readouterr().err
+
+
+def test_the_table_is_large():
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("source, line_col, words", CASES)
+def test_malformed_input(tmp_path, capsys, source, line_col, words):
+    status, path, err = run(tmp_path, capsys, source)
+    assert status == 2
+    first, *rest = err.splitlines()
+    assert first.startswith(f"{path}:{line_col}: error: "), first
+    assert words in first
+    line, column = map(int, line_col.split(":"))
+    if source.strip():  # the source line and a caret under the column
+        assert rest[0] == "  " + source.splitlines()[line - 1]
+        assert rest[1] == "  " + " " * (column - 1) + "^"
+    assert "Traceback" not in err
+
+
+def test_errors_inside_blocks_show_the_expansion_chain(tmp_path, capsys):
+    source = ("input 4x4x8\n"
+              "block shrink():\n"
+              "    conv3-8(padding=valid)\n"
+              "block twice():\n"
+              "    shrink(), shrink()\n"
+              "x: twice()\n")
+    status, path, err = run(tmp_path, capsys, source)
+    assert status == 2
+    assert err.splitlines()[0].startswith(f"{path}:3:5: error: conv3-8(padding=valid): "
+                                          f"input is 2×2×8")
+    assert err.splitlines()[3:] == [
+        "  in shrink() called at line 5 (block defined at line 2)",
+        "  in twice() called at line 6 (block defined at line 4)"]
+
+
+def test_bytes_that_are_not_utf8(tmp_path, capsys):
+    status, path, err = run(tmp_path, capsys, b"input 8x8x3\nconv3-8 \xff\n")
+    assert status == 2
+    assert err.startswith(f"{path}:2:9: error: file is not valid UTF-8. Received: byte 0xff")
+
+
+def test_files_larger_than_a_mebibyte(tmp_path, capsys):
+    status, path, err = run(tmp_path, capsys, "input 8x8x3\n" + "#" * (1 << 20))
+    assert status == 2 and "file is larger than 1,048,576 bytes" in err
+
+
+@pytest.mark.parametrize("source", [
+    "input 8x8x3\n" + "r: " + "".join(" " * i + "residual:\n" for i in range(0, 1000)),
+    "input 8x8x3\nconv3-{" + "(" * 1000 + "8" + ")" * 1000 + "}\n",
+    "input 8x8x3\nconv3-{" + "+".join(["1"] * 5000) + "}\n",
+])
+def test_deep_nesting_is_a_limit_error_not_a_crash(tmp_path, capsys, source):
+    status, path, err = run(tmp_path, capsys, source)
+    assert status == 2
+    assert "nest" in err.splitlines()[0] and "Traceback" not in err
+
+
+LINTS = [
+    ("input 8x8x3\nconv3-8, bn\n", "2:1", "the conv bias is wasted"),
+    ("input 8x8x3\nconv4-8(bias=false)\n", "2:1", "even 4×4 kernel with 'same' padding"),
+    ("input 8x8x3\nfc-10, dropout\n", "2:8", "dropout after the last weight layer"),
+    ("input 8x8x3\nfc-10, softmax, dropout(0.2)\n", "2:17", "dropout after the last"),
+]
+
+
+@pytest.mark.parametrize("source, line_col, words", LINTS)
+def test_lints_warn_and_strict_makes_them_errors(tmp_path, capsys, source, line_col, words):
+    status, path, err = run(tmp_path, capsys, source)
+    assert status == 0
+    assert err.startswith(f"{path}:{line_col}: warning: ") and words in err.splitlines()[0]
+    status, path, err = run(tmp_path, capsys, source, "--strict")
+    assert status == 2 and err.startswith(f"{path}:{line_col}: error: ")
+
+
+def test_a_layer_whose_output_is_unused_is_reported(load):
+    # The language always feeds a row into the next, so a dangling layer can only come
+    # from a graph edited through the API; the lint looks at the graph, not the text.
+    net = load("vggA").network
+    graph = net.graph.copy()
+    graph.add_node("extra", **{**graph.nodes["fc6.fc1"], "inputs": ("pool5.maxpool1",)})
+    graph.add_edge("pool5.maxpool1", "extra")
+    edited = type(net)(net.name, net.file, net.source, graph, net.input, net.output,
+                       net.rows, net.expects)
+    warnings = lint(edited)
+    assert [type(w) for w in warnings] == [ArchLint]
+    assert "extra: this layer's output is never used" in warnings[0].message
+
+
+def test_shipped_architectures_are_lint_free():
+    for path in sorted(ARCHITECTURES.glob("*.arch")):
+        assert cli.main(["check", "--strict", str(path)]) == 0, path

@@ -1,0 +1,219 @@
+"""Lowering to Keras: every architecture builds with the counts of `nnc stats` and runs;
+the lowered VGG-D and a ResNet-50 in Keras's layout compute exactly the functions of
+keras.applications' VGG16 and ResNet50; a model that differs from the checked graph is
+an internal error naming the node; side heads, precision policies and jit."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import nnc
+from nnc.lower import LoweringError
+from conftest import ARCHITECTURES, ROOT
+
+FIXTURES = ROOT / "tests" / "fixtures"
+EVERY_KIND = FIXTURES / "every-kind.arch"
+BUILT_ONCE = {"vggD"}  # full-size networks that more than one test needs
+
+
+@pytest.fixture(scope="session")
+def built():
+    """Models by architecture path; those in BUILT_ONCE are kept for the session."""
+    cache = {}
+
+    def get(path: Path):
+        if path in cache:
+            return cache[path]
+        model = nnc.load(str(path)).to_keras()
+        if path.stem in BUILT_ONCE:
+            cache[path] = model
+        return model
+    return get
+
+
+def weight_count(weights) -> int:
+    return sum(math.prod(w.shape) for w in weights)
+
+
+def images(shape, count: int = 1, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 255, (count, *shape)).astype("float32")
+
+
+def as_list(outputs) -> list[np.ndarray]:
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return [keras.ops.convert_to_numpy(o) for o in outputs]
+
+
+@pytest.mark.parametrize("path", sorted(ARCHITECTURES.glob("*.arch")), ids=lambda p: p.stem)
+def test_every_architecture_builds_with_the_counts_of_nnc_stats_and_runs(path, built):
+    compiled = nnc.load(str(path))
+    model = built(path)
+    totals = compiled.stats.totals
+    assert model.count_params() == totals.params
+    assert weight_count(model.trainable_weights) == totals.trainable
+    assert weight_count(model.non_trainable_weights) == totals.non_trainable
+
+    net, graph = compiled.network, compiled.network.graph
+    outputs = as_list(model(images(graph.nodes[net.input]["shape"]), training=False))
+    expected = [net.output] + [row.output for row in net.heads]
+    assert [o.shape for o in outputs] == [(1, *graph.nodes[n]["shape"]) for n in expected]
+    assert all(np.isfinite(o).all() for o in outputs)
+
+
+# --- the same functions as keras.applications -------------------------------------------
+
+def keras_parents(inbound) -> list[str]:
+    """The layers a layer's config says it is called on (its `keras_history` entries)."""
+    if isinstance(inbound, dict):
+        found = [inbound["keras_history"][0]] if "keras_history" in inbound else []
+        return found + [p for v in inbound.values() for p in keras_parents(v)]
+    if isinstance(inbound, (list, tuple)):
+        return [p for v in inbound for p in keras_parents(v)]
+    return []
+
+
+def weighted_layers_in_graph_order(model) -> list:
+    """Layers with weights, ordered by their depth in the model's graph and then by the
+    shapes of their weights: an order that two models of the same graph share even where
+    their files make the layers in another order (Keras makes a residual's projection
+    before its body, nnc after it) and name them differently."""
+    depth = {}
+    for layer in model.get_config()["layers"]:
+        parents = keras_parents(layer["inbound_nodes"])
+        depth[layer["name"]] = 1 + max((depth[p] for p in parents), default=0)
+    weighted = [layer for layer in model.layers if layer.weights]
+    return sorted(weighted, key=lambda l: (depth[l.name], [tuple(w.shape) for w in l.weights]))
+
+
+def randomize_biases_and_statistics(model, seed: int = 1) -> None:
+    """Keras starts biases, β and the moving statistics at 0 or 1, where a mix-up between
+    layers would go unseen: give them random values."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        if w.name in ("bias", "beta", "moving_mean"):
+            w.assign(rng.normal(0, 0.1, w.shape))
+        elif w.name in ("gamma", "moving_variance"):
+            w.assign(rng.uniform(0.5, 1.5, w.shape))
+
+
+def copy_weights(source, target) -> None:
+    pairs = list(zip(weighted_layers_in_graph_order(source),
+                     weighted_layers_in_graph_order(target), strict=True))
+    for theirs, ours in pairs:
+        assert type(theirs) is type(ours), (theirs.name, ours.name)
+        assert [w.shape for w in theirs.weights] == [w.shape for w in ours.weights], \
+            (theirs.name, ours.name)
+        ours.set_weights(theirs.get_weights())
+
+
+def assert_same_function(theirs, ours, x, features: tuple[str, str]) -> None:
+    """Equal outputs to 1e-5, and equal features before the classifier (where a wrong
+    network would show even when the softmax is nearly flat)."""
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
+                               rtol=0, atol=1e-5)
+    theirs_features = keras.Model(theirs.input, theirs.get_layer(features[0]).output)
+    ours_features = keras.Model(ours.input, ours.get_layer(features[1]).output)
+    a, b = theirs_features.predict(x, verbose=0), ours_features.predict(x, verbose=0)
+    assert np.abs(a).max() > 0
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5 * np.abs(a).max())
+
+
+def test_vggD_is_keras_applications_VGG16(built, reference):
+    theirs = keras.applications.VGG16(weights=None)
+    ours = built(ARCHITECTURES / "vggD.arch")
+    assert theirs.count_params() == reference["vgg"]["params_exact"]["D"]
+    assert ours.count_params() == reference["vgg"]["params_exact"]["D"]
+    randomize_biases_and_statistics(theirs)
+    copy_weights(theirs, ours)
+    assert_same_function(theirs, ours, images((224, 224, 3), 2), ("fc2", "fc7.fc1"))
+
+
+def test_a_resnet50_in_keras_layout_is_keras_applications_ResNet50(reference):
+    compiled = nnc.load(str(FIXTURES / "resnet50-keras.arch"))
+    theirs = keras.applications.ResNet50(weights=None)
+    published = reference["resnet"]["params_keras_applications"][50]
+    assert theirs.count_params() == published == compiled.stats.totals.params
+    ours = compiled.to_keras()
+    randomize_biases_and_statistics(theirs)
+    copy_weights(theirs, ours)
+    assert_same_function(theirs, ours, images((224, 224, 3), 2), ("avg_pool", "pool.avgpool1"))
+
+
+# --- names, verification -------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def every_kind_model():
+    return nnc.load(str(EVERY_KIND)).to_keras()
+
+
+def test_every_layer_is_named_after_its_node(every_kind_model):
+    graph = nnc.load(str(EVERY_KIND)).network.graph
+    names = {layer.name for layer in every_kind_model.layers}
+    helpers = names - set(graph)
+    assert set(graph) <= names
+    # Helpers carry their node's name: explicit padding before a conv or pool, the
+    # flattening before an fc with a spatial input.
+    assert helpers == {"conv1.conv1.pad", "pool1.maxpool1.pad", "aux.avgpool1.pad",
+                       "mixed.b2.conv1.pad", "mixed.b3.avgpool1.pad", "fc.fc1.flatten"}
+    assert every_kind_model.get_layer("res_a.shortcut.pad_shortcut1").count_params() == 0
+
+
+def test_side_heads_are_extra_outputs_and_the_inference_model_leaves_them_out():
+    compiled = nnc.load(str(EVERY_KIND))
+    training, inference = compiled.to_keras(), compiled.to_keras(heads=False)
+    assert training.output_names == ["prob.softmax1", "aux.softmax1", "aux2.softmax1"]
+    assert inference.output_names == ["prob.softmax1"]
+    assert inference.count_params() == compiled.stats.main.params
+    # aux: conv1-8 on 32 maps, no bias; fc-10 on 4×4×8; aux2: fc-10 on 112 values.
+    assert training.count_params() - inference.count_params() == \
+        (32 * 8) + (4 * 4 * 8 * 10 + 10) + (112 * 10 + 10)
+    only_training = {l.name for l in training.layers} - {l.name for l in inference.layers}
+    assert only_training and all(n.split(".")[0] in ("aux", "aux2") for n in only_training)
+
+
+@pytest.mark.parametrize("field, wrong", [("params", (4608 + 1, 0)), ("shape", (8, 8, 31))])
+def test_a_model_that_differs_from_nnc_stats_is_an_internal_error_naming_the_node(field, wrong):
+    compiled = nnc.load(str(EVERY_KIND))
+    compiled.network.graph.nodes["res_a.conv1"][field] = wrong  # as a wrong rule would
+    with pytest.raises(LoweringError, match=r"res_a\.conv1 at .*every-kind\.arch:13:13: "):
+        compiled.to_keras()
+
+
+def test_keras_refusing_a_layer_is_an_internal_error_naming_the_node(monkeypatch):
+    from nnc.registry import KINDS
+
+    def broken(a, name, ins, keras):
+        return keras.layers.Dense(0, name=name)  # Keras refuses zero units
+    monkeypatch.setattr(KINDS["lrn"], "lower", broken)
+    with pytest.raises(LoweringError, match=r"conv1\.lrn1 at .*every-kind\.arch:10:.*lrn"):
+        nnc.load(str(EVERY_KIND)).to_keras()
+
+
+# --- precision, jit ------------------------------------------------------------------------
+
+def test_mixed_precision_keeps_logits_and_softmax_in_float32():
+    compiled = nnc.load(str(EVERY_KIND))
+    model = compiled.to_keras(precision="mixed_float16")
+    policies = {layer.name: layer.dtype_policy.name for layer in model.layers}
+    assert policies["res_a.conv1"] == policies["conv1.lrn1"] == "mixed_float16"
+    for name in ("prob.softmax1", "fc.fc2", "aux.softmax1", "aux.fc1", "aux2.fc1"):
+        assert policies[name] == "float32", name
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    assert model.count_params() == compiled.stats.totals.params
+    outputs = as_list(model(images((32, 32, 3), 2) / 255, training=False))
+    assert all(o.dtype == np.float32 and np.isfinite(o).all() for o in outputs)
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="Received: precision='float64'"):
+        nnc.load(str(EVERY_KIND)).to_keras(precision="float64")
+
+
+def test_jit_compiles_the_model_for_xla():
+    model = nnc.load(str(EVERY_KIND)).to_keras(jit=True)
+    assert model.compiled and model.jit_compile is True
+    assert as_list(model.predict(images((32, 32, 3)), verbose=0))[0].shape == (1, 10)
