@@ -19,9 +19,9 @@ from html import escape
 
 from .driver import Compiled
 from .errors import ArchIOError
-from .expand import MINOR_KINDS, Network
+from .expand import Network
 from .expects import human
-from .registry import KINDS, Pool, dims
+from .registry import KINDS, dims, is_minor
 from .tables import call_instance
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -70,7 +70,7 @@ def folds_into_input(graph, node, groups, group_of) -> bool:
     """A BN, activation, dropout or LRN right after a layer of the same row, which
     nothing else reads, is drawn inside that layer's node."""
     data = graph.nodes[node]
-    if data["kind"] not in MINOR_KINDS or len(data["inputs"]) != 1:
+    if not is_minor(data["kind"]) or len(data["inputs"]) != 1:
         return False
     source = data["inputs"][0]
     return (graph.nodes[source]["row"] == data["row"] and graph.out_degree(source) == 1
@@ -132,7 +132,7 @@ def category(net: Network, g: Group) -> str:
         return "input"
     if kind.weight_layer:
         return "weights"
-    if isinstance(kind, Pool):
+    if kind.sliding:  # pools: convs and subsampling are weight layers, caught above
         return "pool"
     return "join" if kind.internal else "other"
 

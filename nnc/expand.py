@@ -21,7 +21,7 @@ from .errors import (ArchLimitError, ArchNameError, ArchShapeError, ArchSyntaxEr
                      ArchValueError, Coord, Frame, NncError, closest,
                      did_you_mean)
 from .evaluate import evaluate, number
-from .registry import KINDS, Kind, dims
+from .registry import KINDS, Kind, dims, is_minor
 
 COMPOUNDS = {
     "residual": ((Attr("shortcut", "choice", "B", ("A", "B", "C", "identity", "none"),
@@ -32,7 +32,6 @@ COMPOUNDS = {
               Attr("loss_weight", "float", 1.0)), ("source",)),
 }
 SIZE_SUFFIX = re.compile(r"([A-Za-z_]+?)(\d+(?:x\d+)?)")
-MINOR_KINDS = {"bn", "relu", "tanh", "sigmoid", "softmax", "squash", "dropout", "lrn", "flatten"}
 
 
 @dataclass(frozen=True)
@@ -540,5 +539,5 @@ def row_type(row: ast.Row, blocks) -> str:
             name = name if name in KINDS or not m else m.group(1)
         if name not in names:
             names.append(name)
-    major = [n for n in names if n not in MINOR_KINDS] or names
+    major = [n for n in names if not is_minor(n)] or names
     return ", ".join(major)

@@ -32,6 +32,13 @@ def register(cls):
     return cls
 
 
+def is_minor(name: str) -> bool:
+    """Layers a paper's table leaves out of a row's type (bn, relu, dropout...): neither
+    weighted nor sliding. Names that are not kinds (blocks) are never minor."""
+    kind = KINDS.get(name)
+    return kind is not None and not (kind.weight_layer or kind.sliding)
+
+
 def dims(shape) -> str:
     return "×".join(map(str, shape))
 
@@ -49,6 +56,7 @@ class Kind:
     short: tuple[str | None, str | None, str | None] = (None, None, None)
     positional: tuple[str, ...] = ()
     weight_layer = False  # counts toward the paper's depth ("16 weight layers")
+    sliding = False       # slides a window: its patch size/stride is a table column
     internal = False      # made by the compiler (add, concat...), not written in files
     arity = 1             # number of inputs; None means two or more
     in_place = False      # may overwrite its input's buffer (element-wise, and its backward
@@ -162,6 +170,7 @@ class Conv(Kind):
     short = ("kernel", "filters", "stride")
     positional = ("filters",)
     weight_layer = True
+    sliding = True
 
     def shape(self, a, ins):
         c = spatial(ins[0], "conv")[2]
@@ -246,6 +255,7 @@ class Pool(Kind):
                       "picks the border, average pooling counts it as zeros (as Caffe)"),
              WINDOW_ATTRS[2])
     short = ("size", None, "stride")
+    sliding = True
     keras_names = ("", "")  # (windowed layer, global layer)
     border = 0.0            # the value of explicit padding
     label = ""              # the papers' words for it: "max pool"

@@ -17,7 +17,6 @@ from .registry import KINDS
 CONVENTIONS = ("params as Keras counts them (trainable + non-trainable; BatchNorm moving "
                "mean/variance are non-trainable); MACs = multiply-accumulates of one image's "
                "forward pass (conv and fc: the papers' FLOPs/multiply-adds); FLOPs = 2 × MACs")
-WINDOWED = ("conv", "maxpool", "avgpool", "subsample")
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ def totals_of(graph, nodes) -> Totals:
 
 def row_stats(net: Network, row, depth) -> RowStats:
     graph = net.graph
-    windows = [n for n in row.nodes if graph.nodes[n]["kind"] in WINDOWED]
+    windows = [n for n in row.nodes if KINDS[graph.nodes[n]["kind"]].sliding]
     patch = ""
     if len(windows) <= 2:  # a conv and its pool, as in AlexNet's rows; blocks have more
         patch = ", ".join(f"{k[0]}×{k[1]}/{s[0]}"

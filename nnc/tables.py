@@ -18,9 +18,8 @@ import io
 from dataclasses import dataclass
 
 from . import analysis
-from .expand import MINOR_KINDS
 from .expects import human
-from .registry import KINDS, Pool, dims
+from .registry import KINDS, dims, is_minor
 from .stats import Stats
 
 LAYOUTS = ("auto", "resnet", "googlenet", "plain")
@@ -110,7 +109,7 @@ def shown_layers(net, nodes) -> list[str]:
     graph = net.graph
     written = [n for n in nodes if not KINDS[graph.nodes[n]["kind"]].internal
                and "shortcut" not in n.split(".")]
-    return [n for n in written if graph.nodes[n]["kind"] not in MINOR_KINDS] or written
+    return [n for n in written if not is_minor(graph.nodes[n]["kind"])] or written
 
 
 def call_instance(name: str, chain) -> tuple | None:
@@ -166,8 +165,7 @@ def inception_columns(stats: Stats, row) -> dict | None:
 
 
 def windowed(graph, node) -> bool:
-    kind = graph.nodes[node]["kind"]
-    return kind == "conv" or isinstance(KINDS[kind], Pool)
+    return KINDS[graph.nodes[node]["kind"]].sliding
 
 
 def branch_layers(graph, row_nodes: set, end: str) -> list[str]:
