@@ -21,13 +21,21 @@ goes through. For n units in sequence there are 2^n paths and C(n, k) of length 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .expand import Network
 from .registry import KINDS
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 BODY = 0  # the add's input that comes from the residual body (expand.residual)
+UNIT_WINDOW = ((1, 1), (1, 1))  # the window of a layer that does not widen the field
+
+
+def node_data(net: Network) -> dict[str, dict]:
+    """Every node's data by name, in creation order (which is topological), as a plain
+    dict: these passes look up every node's inputs, and networkx's node view checks its
+    argument on every lookup, which costs more than the arithmetic of a pass."""
+    return dict(net.graph.nodes(data=True))
 
 
 # --- receptive fields -----------------------------------------------------------------
@@ -52,14 +60,18 @@ def fmt_stride(stride: tuple[int, int]) -> str:
 
 def receptive_fields(net: Network) -> dict[str, Field]:
     """The field of every layer, in input pixels."""
-    graph = net.graph
+    nodes = node_data(net)
     fields = {net.input: Field((1, 1), (1, 1))}
-    for node, data in graph.nodes(data=True):
+    for node, data in nodes.items():
         if node == net.input:
             continue
-        seen = [fields[i] for i in data["inputs"]]
-        (kh, kw), (sh, sw) = KINDS[data["kind"]].window(
-            data["attrs"], [graph.nodes[i]["shape"] for i in data["inputs"]])
+        inputs = data["inputs"]
+        window = KINDS[data["kind"]].window(data["attrs"], [nodes[i]["shape"] for i in inputs])
+        if window == UNIT_WINDOW and len(inputs) == 1:  # BN, ReLU...: the same field
+            fields[node] = fields[inputs[0]]
+            continue
+        seen = [fields[i] for i in inputs]
+        (kh, kw), (sh, sw) = window
         size = (max(f.size[0] + (kh - 1) * f.stride[0] for f in seen),
                 max(f.size[1] + (kw - 1) * f.stride[1] for f in seen))
         stride = (max(f.stride[0] for f in seen) * sh, max(f.stride[1] for f in seen) * sw)
@@ -88,14 +100,14 @@ class Memory:
 
 
 def memory(net: Network, batch: int = 1, dtype: str = "float32") -> Memory:
-    graph = net.graph
+    nodes = node_data(net)
     size = DTYPE_BYTES[dtype]
-    elements = {n: numel(d["shape"]) for n, d in graph.nodes(data=True)}
-    owner = buffer_owners(net)
-    weights = sum(sum(d["params"]) for _, d in graph.nodes(data=True))
+    elements = {n: numel(d["shape"]) for n, d in nodes.items()}
+    owner = buffer_owners(net, nodes)
+    weights = sum(sum(d["params"]) for d in nodes.values())
     kept = sum(elements[n] for n in set(owner.values()))
     return Memory(dtype, batch, weights * size, sum(elements.values()) * size,
-                  peak_live(net, owner, elements) * size, kept * size)
+                  peak_live(net, nodes, owner, elements) * size, kept * size)
 
 
 def numel(shape) -> int:
@@ -105,14 +117,14 @@ def numel(shape) -> int:
     return result
 
 
-def buffer_owners(net: Network) -> dict[str, str]:
+def buffer_owners(net: Network, nodes: dict[str, dict]) -> dict[str, str]:
     """For each layer, the layer whose buffer holds its output: itself, or for an
     in-place layer that is its input's only reader, the owner of that input's buffer."""
-    graph = net.graph
+    readers = dict(net.graph.out_degree())
     owner = {}
-    for node, data in graph.nodes(data=True):
+    for node, data in nodes.items():
         ins = data["inputs"]
-        if KINDS[data["kind"]].in_place and len(ins) == 1 and graph.out_degree(ins[0]) == 1:
+        if KINDS[data["kind"]].in_place and len(ins) == 1 and readers[ins[0]] == 1:
             owner[node] = owner[ins[0]]
         else:
             owner[node] = node
@@ -125,30 +137,37 @@ def inference_nodes(net: Network) -> list[str]:
     return [n for n in net.graph.nodes if n not in heads]
 
 
-def peak_live(net: Network, owner: dict[str, str], elements: dict[str, int]) -> int:
+def peak_live(net: Network, nodes: dict[str, dict], owner: dict[str, str],
+              elements: dict[str, int]) -> int:
     """Run the inference layers in creation order. A buffer is alive from the step that
     writes it to the last step that reads it (or any layer aliasing it); the output is
     alive to the end. Returns the largest total of live elements at any step."""
-    graph = net.graph
     order = inference_nodes(net)
-    step = {n: i for i, n in enumerate(order)}
     last = {}
-    for node in order:  # steps only grow, so the final assignment is the last use
-        for tensor in (node, *graph.nodes[node]["inputs"]):
-            last[owner[tensor]] = step[node]
+    for step, node in enumerate(order):  # steps only grow: the final assignment is the last use
+        for tensor in (node, *nodes[node]["inputs"]):
+            last[owner[tensor]] = step
     last[owner[net.output]] = len(order)
-    alive, peak = {}, 0
-    for node in order:
-        alive[owner[node]] = elements[owner[node]]
-        peak = max(peak, sum(alive.values()))
-        for buffer in [b for b in alive if last[b] <= step[node]]:
-            del alive[buffer]
+    freed_at: dict[int, list[str]] = {}
+    for buffer, step in last.items():
+        freed_at.setdefault(step, []).append(buffer)
+    alive, live, peak = set(), 0, 0  # live: the elements of the alive buffers
+    for step, node in enumerate(order):
+        if owner[node] not in alive:
+            alive.add(owner[node])
+            live += elements[owner[node]]
+        peak = max(peak, live)
+        for buffer in freed_at.get(step, ()):
+            alive.remove(buffer)
+            live -= elements[buffer]
     return peak
 
 
 # --- paths of residual networks -------------------------------------------------------
 
 EXACT_UNITS = 1000  # above this, JSON gives shares, not counts with thousands of digits
+MAX_DIGITS = 4300   # Python writes no longer integer as text (sys.set_int_max_str_digits):
+                    # a count of more digits (from 14,286 residual units) is given as a power
 
 
 @dataclass(frozen=True)
@@ -164,7 +183,7 @@ class Hist:
 
     def shifted(self) -> "Hist":
         if self.terms is None:
-            return replace(self, offset=self.offset + 1)
+            return Hist(self.scale, self.offset + 1, self.power)
         return Hist(terms=tuple((k + 1, c) for k, c in self.terms))
 
     def explicit(self) -> dict[int, int]:
@@ -182,11 +201,11 @@ def merge(hists: list[Hist]) -> Hist:
     first = hists[0]
     if all(h.terms is None and (h.offset, h.power) == (first.offset, first.power)
            for h in hists):
-        return replace(first, scale=sum(h.scale for h in hists))
+        return Hist(sum(h.scale for h in hists), first.offset, first.power)
     if len(hists) == 2 and all(h.terms is None for h in hists):
         low, high = sorted(hists, key=lambda h: h.offset)
         if (high.offset, high.scale, high.power) == (low.offset + 1, low.scale, low.power):
-            return replace(low, power=low.power + 1)  # (1 + z) times: a residual unit
+            return Hist(low.scale, low.offset, low.power + 1)  # (1 + z) times: a residual unit
     total: dict[int, int] = {}
     for h in hists:
         for k, c in h.explicit().items():
@@ -244,9 +263,16 @@ class Paths:
                 held += above
         return low, high
 
+    @property
+    def digits(self) -> int:
+        """The count's decimal digits, counted without writing it out."""
+        fewest = int((self.count.bit_length() - 1) * math.log10(2)) + 1  # 2^(bits-1)'s
+        return fewest + (self.count >= 10 ** fewest)
+
     def json(self) -> dict:
         exact = self.units <= EXACT_UNITS or self.hist.terms is not None
-        return {"units": self.units, "count": self.count,
+        return {"units": self.units,
+                "count": self.count if self.digits <= MAX_DIGITS else None,
                 "length_histogram": ({str(k): v for k, v in sorted(self.histogram.items())}
                                      if exact else None),
                 "length_share": {str(k): self.fraction(k) for k in self.lengths
@@ -257,12 +283,12 @@ def paths(net: Network) -> Paths:
     """Count input-to-output paths by length with one pass over the graph: a layer's
     histogram is the merge of its inputs', shifted by one along a residual body.
     Histograms are dropped once their last reader is done, so memory stays linear."""
-    graph = net.graph
+    data_of = node_data(net)
     nodes = inference_nodes(net)
-    last_reader = {i: node for node in nodes for i in graph.nodes[node]["inputs"]}
+    last_reader = {i: node for node in nodes for i in data_of[node]["inputs"]}
     hist: dict[str, Hist] = {net.input: Hist()}
     for node in nodes:
-        data = graph.nodes[node]
+        data = data_of[node]
         if node == net.input:
             continue
         inputs = [hist[i].shifted() if data["kind"] == "add" and position == BODY
@@ -271,7 +297,7 @@ def paths(net: Network) -> Paths:
         for i in data["inputs"]:
             if last_reader.get(i) == node and i != net.output:
                 del hist[i]
-    units = sum(1 for n in nodes if graph.nodes[n]["kind"] == "add")
+    units = sum(1 for n in nodes if data_of[n]["kind"] == "add")
     return Paths(units, hist[net.output])
 
 
@@ -304,8 +330,12 @@ SHOWN_SHARE = 0.001  # lengths holding less than 0.1% of paths are summed into t
 
 def format_paths(p: Paths) -> list[str]:
     """The path-length distribution drawn as a horizontal histogram."""
-    power = f" = 2^{p.units}" if p.units and p.count == 2 ** p.units else ""
-    lines = [f"paths from input to output: {p.count:,}{power}"
+    power = f"2^{p.units}" if p.units and p.count == 2 ** p.units else ""
+    if p.digits <= MAX_DIGITS:
+        count = f"{p.count:,}" + (f" = {power}" if power else "")
+    else:
+        count = f"{power or f'about 10^{p.digits - 1}'} ({p.digits:,} digits)"
+    lines = [f"paths from input to output: {count}"
              + (f"; residual units: {p.units}" if p.units else " (no residual units)")]
     if not p.units:
         return lines

@@ -13,7 +13,8 @@ import sys
 
 from .analysis import DTYPE_BYTES
 from .build import FORMATS
-from .driver import Compiled, check_expectations, compile_file
+from .cli_train import add_commands as add_training_commands
+from .driver import Compiled, check_expectations, collector_paused, compile_file
 from .errors import NncError
 from .expand import Limits
 from .lint import lint
@@ -26,6 +27,11 @@ USER_ERROR, INTERNAL_ERROR = 2, 1
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if args.run in (run_stats, run_check, run_diff, run_draw):
+            # Front-end commands only allocate, and are over in a moment: no cyclic
+            # garbage collection, which would scan a large graph again and again.
+            with collector_paused():
+                return args.run(args)
         return args.run(args)
     except KeyboardInterrupt:
         print("nnc: interrupted", file=sys.stderr)
@@ -99,6 +105,23 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--jit", action="store_true",
                        help="save the model compiled with jit_compile=True (XLA)")
     build.set_defaults(run=run_build)
+
+    bench = commands.add_parser("bench", parents=[common],
+                                help="time inference on this machine: images/s, ms per "
+                                     "batch, GFLOP/s and the share of the measured peak")
+    bench.add_argument("files", nargs=1, metavar="FILE")
+    bench.add_argument("--batch", type=positive, default=32, help="images per batch "
+                       "(default %(default)s)")
+    bench.add_argument("--batches", type=positive, default=10,
+                       help="timed batches; the median is reported (default %(default)s)")
+    bench.add_argument("--warmup", type=positive, default=2,
+                       help="untimed batches first, for tracing and compiling "
+                            "(default %(default)s)")
+    bench.add_argument("--jit", action="store_true", help="compile with XLA")
+    bench.add_argument("--precision", choices=PRECISIONS, default="float32",
+                       help="Keras dtype policy; the peak is measured in its compute dtype")
+    bench.set_defaults(run=run_bench)
+    add_training_commands(commands, common)  # train, eval, lesion: nnc/cli_train.py
     return top
 
 
@@ -222,6 +245,19 @@ def run_build(args) -> int:
         report(e, path, compiled.network.source)
         return USER_ERROR
     print(summary(compiled, built, heads=not args.no_aux))
+    return 0
+
+
+def run_bench(args) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    good, failed = compile_all(args)
+    if failed:
+        return USER_ERROR
+    from .bench import bench
+    [(_, compiled)] = good
+    result = bench(compiled, batch=args.batch, batches=args.batches, warmup=args.warmup,
+                   jit=args.jit, precision=args.precision)
+    print("\n".join(result.lines()))
     return 0
 
 

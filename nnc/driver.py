@@ -2,6 +2,8 @@
 for diagnostics. The command line and the Python API both go through `compile_file`."""
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import expects
@@ -45,12 +47,27 @@ def compile_bytes(data: bytes, path: str, limits: Limits = Limits()) -> Compiled
 
 
 def compile_text(text: str, path: str, limits: Limits = Limits()) -> Compiled:
+    with collector_paused():
+        try:
+            net = expand(parse_text(text, path), text, limits)
+        except RecursionError:  # past the nesting limits, e.g. a 10,000-term sum
+            raise ArchLimitError("the file nests too deeply to compile (expressions, "
+                                 "blocks or brackets)", Coord(path, 1, 1)) from None
+        return Compiled(net, compute(net))
+
+
+@contextmanager
+def collector_paused():
+    """Compiling allocates a handful of objects per layer and frees almost none of them:
+    the cyclic garbage collector's passes over the growing graph find nothing to free,
+    yet take a third of the time of a network of 100,000 layers."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        net = expand(parse_text(text, path), text, limits)
-    except RecursionError:  # past the nesting limits, e.g. a 10,000-term sum
-        raise ArchLimitError("the file nests too deeply to compile (expressions, blocks "
-                             "or brackets)", Coord(path, 1, 1)) from None
-    return Compiled(net, compute(net))
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def compile_file(path: str, limits: Limits = Limits()) -> Compiled:

@@ -91,6 +91,17 @@ class BuildError(NncError):
     what = "build"
 
 
+class DataError(NncError):
+    """Data that cannot be read or does not fit the network (`--data`): no position."""
+    what = "data"
+
+
+class TrainError(NncError):
+    """A training, evaluation or lesion request that cannot be done as asked: a bad
+    recipe, a model file nnc did not write, a unit that cannot be deleted."""
+    what = "train"
+
+
 def caret_lines(text: str, coord: Coord) -> list[str]:
     """The source line at `coord` and a caret under its column, indented by two spaces."""
     all_lines = text.splitlines()

@@ -94,6 +94,9 @@ class Expander:
         self.blocks = unique_blocks(program.blocks)
         self.defaults = self.collect_defaults(program.defaults)
         self.graph = nx.DiGraph()
+        self.data: dict[str, dict] = {}  # node -> its data in the graph, by plain dict
+        # lookup (networkx's node view checks its argument on every access)
+        self.resolved: dict[tuple, tuple[Kind, dict]] = {}  # see expand_unit
         self.counters: dict[tuple, int] = defaultdict(int)
         self.created: list[str] = []
         self.rows: list[Row] = []
@@ -137,7 +140,7 @@ class Expander:
             raise ArchNameError(f"this row has no label, so it would be called '{name}', "
                                 f"which names an earlier row; give it a label", row.coord)
         for node in nodes:
-            self.graph.nodes[node]["row"] = name
+            self.data[node]["row"] = name
         self.rows.append(Row(name, row_type(row, self.blocks), row.coord, nodes, x, y, head,
                              loss_weight))
         self.row_outputs[name] = y
@@ -181,13 +184,22 @@ class Expander:
     def expand_unit(self, unit: ast.Unit, x: str, scope: Scope) -> str:
         if unit.name in self.blocks:
             return self.call(unit, x, scope)
+        # A layer's kind and attributes depend only on the unit's text and the block
+        # arguments in scope, and a deep network repeats a few units thousands of times:
+        # resolve each (unit, arguments) pair once. repr tells 1, 1.0 and True apart.
+        key = (id(unit), repr(scope.env))
+        if key not in self.resolved:
+            self.resolved[key] = self.resolve(unit, scope)
+        kind, attrs = self.resolved[key]
+        return self.add(kind, dict(attrs), [x], scope, unit.coord, unit.text)
+
+    def resolve(self, unit: ast.Unit, scope: Scope) -> tuple[Kind, dict]:
         kind, size = self.kind_of(unit, scope)
         given = self.given_values(kind.name, kind.attrs, kind.positional, unit, size, scope)
         try:
-            attrs = self.attrs_for(kind.name, kind.attrs, given)
+            return kind, self.attrs_for(kind.name, kind.attrs, given)
         except NncError as e:
             raise replace_position(e, unit.coord, scope.chain) from None
-        return self.add(kind, attrs, [x], scope, unit.coord, unit.text)
 
     def least_layers(self, unit: ast.Unit) -> int:
         """A lower bound on the layers one expansion of `unit` adds, from the text alone
@@ -430,7 +442,7 @@ class Expander:
             "padding": "same", "groups": 1, "activation": "none", "rounding": "exact"})
         shortcut = scope.child("shortcut")
         s = self.add(KINDS["conv"], conv_attrs, [x], shortcut, compound.coord, "projection")
-        if any(self.graph.nodes[n]["kind"] == "bn" for n in body_nodes):
+        if any(self.data[n]["kind"] == "bn" for n in body_nodes):
             s = self.add(KINDS["bn"], self.attrs_for("bn", KINDS["bn"].attrs, {}), [s],
                          shortcut, compound.coord, "projection")
         return s
@@ -465,14 +477,15 @@ class Expander:
 
     # --- nodes ---------------------------------------------------------------------
     def shape(self, node: str) -> tuple[int, ...]:
-        return self.graph.nodes[node]["shape"]
+        return self.data[node]["shape"]
 
     def add(self, kind: Kind, attrs: dict, inputs: list[str], scope: Scope, coord: Coord,
             text: str) -> str:
         """Add one primitive layer, inferring its shape and costs from the registry."""
-        self.counters[(scope.path, kind.name)] += 1
-        name = ".".join(scope.path + (f"{kind.name}{self.counters[(scope.path, kind.name)]}",))
-        in_shapes = [self.shape(i) for i in inputs]
+        counter = (scope.path, kind.name)
+        self.counters[counter] += 1
+        name = ".".join((*scope.path, f"{kind.name}{self.counters[counter]}"))
+        in_shapes = [self.data[i]["shape"] for i in inputs]
         try:
             shape = kind.shape(attrs, in_shapes)
             params = kind.params(attrs, in_shapes, shape)
@@ -485,6 +498,7 @@ class Expander:
             params=params, macs=kind.macs(attrs, in_shapes, shape),
             connections=kind.connections(attrs, in_shapes, shape),
             coord=coord, chain=scope.chain, row=None)
+        self.data[name] = self.graph.nodes[name]
         for i in inputs:
             self.graph.add_edge(i, name)
         self.created.append(name)

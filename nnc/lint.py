@@ -64,7 +64,7 @@ def unused_outputs(net: Network) -> list[ArchLint]:
     g = net.graph
     outputs = {net.output} | {row.output for row in net.heads}
     return [at(net, node, f"{node}: this layer's output is never used")
-            for node in g.nodes if g.out_degree(node) == 0 and node not in outputs]
+            for node, readers in g.out_degree() if readers == 0 and node not in outputs]
 
 
 def trailing_dropout(net: Network) -> list[ArchLint]:

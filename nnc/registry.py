@@ -77,9 +77,9 @@ class Kind:
 
 class Pointwise(Kind):
     """Layers that act on each value (or each position) alone: the output has the
-    input's shape, there are no weights, no multiply-accumulates (the papers count
-    conv and fc only) and no connections (LeCun counts those of weighted and pooling
-    layers), and the receptive field does not grow."""
+    input's shape, there are no weights (unless a subclass says otherwise), no
+    multiply-accumulates (the papers count conv and fc only) and no connections (LeCun
+    counts those of weighted and pooling layers), and the receptive field does not grow."""
 
     def shape(self, a, ins):
         return ins[0]
@@ -375,25 +375,15 @@ class Flatten(Pointwise):
 
 
 @register
-class BatchNorm(Kind):
+class BatchNorm(Pointwise):
+    """Per-channel scale and shift: no MACs, as the papers count, since at inference it
+    folds into the preceding conv."""
     name = "bn"
     doc = "batch normalization over channels: γ and β trained, moving mean and variance not"
     attrs = (Attr("epsilon", "float", 1e-5), Attr("momentum", "float", 0.9))
 
-    def shape(self, a, ins):
-        return ins[0]
-
     def params(self, a, ins, out):
         return 2 * ins[0][-1], 2 * ins[0][-1]
-
-    def macs(self, a, ins, out):
-        return 0  # folded into the preceding conv at inference, as the papers count
-
-    def connections(self, a, ins, out):
-        return 0
-
-    def window(self, a, ins):
-        return (1, 1), (1, 1)
 
     def lower(self, a, name, ins, keras):
         return keras.layers.BatchNormalization(epsilon=a["epsilon"], momentum=a["momentum"],

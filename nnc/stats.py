@@ -57,22 +57,22 @@ class Stats:
 
 
 def compute(net: Network) -> Stats:
-    graph = net.graph
+    nodes = analysis.node_data(net)
     depth = {}
-    for node, data in graph.nodes(data=True):  # insertion order is topological
+    for node, data in nodes.items():  # insertion order is topological
         below = max((depth[i] for i in data["inputs"]), default=0)
         depth[node] = below + KINDS[data["kind"]].weight_layer
     head_nodes = {n for r in net.heads for n in r.nodes}
-    rows = [row_stats(net, row, depth) for row in net.rows]
-    return Stats(net, totals_of(graph, graph.nodes),
-                 totals_of(graph, [n for n in graph.nodes if n not in head_nodes]),
+    rows = [row_stats(net, nodes, row, depth) for row in net.rows]
+    return Stats(net, totals_of(nodes.values()),
+                 totals_of(d for n, d in nodes.items() if n not in head_nodes),
                  depth[net.output], depth, rows)
 
 
-def totals_of(graph, nodes) -> Totals:
+def totals_of(layers) -> Totals:
+    """The sums over the data of some layers."""
     trainable = non_trainable = macs = connections = 0
-    for node in nodes:
-        data = graph.nodes[node]
+    for data in layers:
         trainable += data["params"][0]
         non_trainable += data["params"][1]
         macs += data["macs"]
@@ -80,9 +80,9 @@ def totals_of(graph, nodes) -> Totals:
     return Totals(trainable, non_trainable, macs, connections)
 
 
-def row_stats(net: Network, row, depth) -> RowStats:
+def row_stats(net: Network, nodes: dict[str, dict], row, depth) -> RowStats:
     graph = net.graph
-    windows = [n for n in row.nodes if KINDS[graph.nodes[n]["kind"]].sliding]
+    windows = [n for n in row.nodes if KINDS[nodes[n]["kind"]].sliding]
     patch = ""
     if len(windows) <= 2:  # a conv and its pool, as in AlexNet's rows; blocks have more
         patch = ", ".join(f"{k[0]}×{k[1]}/{s[0]}"
@@ -90,7 +90,7 @@ def row_stats(net: Network, row, depth) -> RowStats:
     return RowStats(row.name, row.type, patch, graph.nodes[row.output]["shape"],
                     depth[row.output] - depth[row.input] if not row.head
                     else depth[row.output] - depth[graph.nodes[row.nodes[0]]["inputs"][0]],
-                    totals_of(graph, row.nodes), row.coord.line, row.head)
+                    totals_of(nodes[n] for n in row.nodes), row.coord.line, row.head)
 
 
 def node_window(graph, node):

@@ -13,6 +13,7 @@ import pytest
 
 import nnc
 from nnc.lower import LoweringError
+from nnc.weights import copy_weights
 from conftest import ARCHITECTURES, ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -66,29 +67,6 @@ def test_every_architecture_builds_with_the_counts_of_nnc_stats_and_runs(path, b
 
 # --- the same functions as keras.applications -------------------------------------------
 
-def keras_parents(inbound) -> list[str]:
-    """The layers a layer's config says it is called on (its `keras_history` entries)."""
-    if isinstance(inbound, dict):
-        found = [inbound["keras_history"][0]] if "keras_history" in inbound else []
-        return found + [p for v in inbound.values() for p in keras_parents(v)]
-    if isinstance(inbound, (list, tuple)):
-        return [p for v in inbound for p in keras_parents(v)]
-    return []
-
-
-def weighted_layers_in_graph_order(model) -> list:
-    """Layers with weights, ordered by their depth in the model's graph and then by the
-    shapes of their weights: an order that two models of the same graph share even where
-    their files make the layers in another order (Keras makes a residual's projection
-    before its body, nnc after it) and name them differently."""
-    depth = {}
-    for layer in model.get_config()["layers"]:
-        parents = keras_parents(layer["inbound_nodes"])
-        depth[layer["name"]] = 1 + max((depth[p] for p in parents), default=0)
-    weighted = [layer for layer in model.layers if layer.weights]
-    return sorted(weighted, key=lambda l: (depth[l.name], [tuple(w.shape) for w in l.weights]))
-
-
 def randomize_biases_and_statistics(model, seed: int = 1) -> None:
     """Keras starts biases, β and the moving statistics at 0 or 1, where a mix-up between
     layers would go unseen: give them random values."""
@@ -98,16 +76,6 @@ def randomize_biases_and_statistics(model, seed: int = 1) -> None:
             w.assign(rng.normal(0, 0.1, w.shape))
         elif w.name in ("gamma", "moving_variance"):
             w.assign(rng.uniform(0.5, 1.5, w.shape))
-
-
-def copy_weights(source, target) -> None:
-    pairs = list(zip(weighted_layers_in_graph_order(source),
-                     weighted_layers_in_graph_order(target), strict=True))
-    for theirs, ours in pairs:
-        assert type(theirs) is type(ours), (theirs.name, ours.name)
-        assert [w.shape for w in theirs.weights] == [w.shape for w in ours.weights], \
-            (theirs.name, ours.name)
-        ours.set_weights(theirs.get_weights())
 
 
 def assert_same_function(theirs, ours, x, features: tuple[str, str]) -> None:

@@ -1,0 +1,49 @@
+"""Copy the weights of one Keras model into another model of the same network, such as
+keras.applications.ResNet50 into the model nnc builds from a Keras-layout .arch file, so
+that both compute the same function: the lowering tests check that they do, and the
+benchmarks time both on equal terms.
+
+The two models name their layers differently and may make them in another order (Keras
+makes a residual's projection before its body, nnc after it), so layers are paired by
+position in the graph: by depth (the longest chain of layers from the input), then by
+the shapes of their weights. Two models of the same graph share that order. Imports
+nothing itself; the models come from Keras.
+"""
+from __future__ import annotations
+
+
+def keras_parents(inbound) -> list[str]:
+    """The layers a layer's config says it is called on (its `keras_history` entries)."""
+    if isinstance(inbound, dict):
+        found = [inbound["keras_history"][0]] if "keras_history" in inbound else []
+        return found + [p for v in inbound.values() for p in keras_parents(v)]
+    if isinstance(inbound, (list, tuple)):
+        return [p for v in inbound for p in keras_parents(v)]
+    return []
+
+
+def weighted_layers_in_graph_order(model) -> list:
+    """Layers with weights, ordered by their depth in the model's graph and then by the
+    shapes of their weights."""
+    depth = {}
+    for layer in model.get_config()["layers"]:
+        parents = keras_parents(layer["inbound_nodes"])
+        depth[layer["name"]] = 1 + max((depth[p] for p in parents), default=0)
+    weighted = [layer for layer in model.layers if layer.weights]
+    return sorted(weighted, key=lambda l: (depth[l.name], [tuple(w.shape) for w in l.weights]))
+
+
+def copy_weights(source, target) -> None:
+    """Set every weight of `target` to the weight at the same place in `source`. Raises
+    ValueError, naming the layers, where the two models are not the same network."""
+    theirs, ours = weighted_layers_in_graph_order(source), weighted_layers_in_graph_order(target)
+    if len(theirs) != len(ours):
+        raise ValueError(f"the models are not the same network: {source.name} has "
+                         f"{len(theirs)} layers with weights, {target.name} {len(ours)}")
+    for a, b in zip(theirs, ours):
+        shapes = [tuple(w.shape) for w in a.weights], [tuple(w.shape) for w in b.weights]
+        if type(a) is not type(b) or shapes[0] != shapes[1]:
+            raise ValueError(f"layer {a.name} ({type(a).__name__}, weights {shapes[0]}) "
+                             f"does not match layer {b.name} at the same place "
+                             f"({type(b).__name__}, weights {shapes[1]})")
+        b.set_weights(a.get_weights())
