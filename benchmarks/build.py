@@ -4,12 +4,13 @@ tests/fixtures/resnet{50,152}-keras.arch, which are the keras.applications model
 for layer):
 
 - in-process: parse, check, count, lower and verify (`nnc.load(path).to_keras()`) against
-  `keras.applications.X(weights=None)`, with Keras already imported; the best of N;
+  `keras.applications.X(weights=None)`, with Keras already imported;
 - whole process: the `nnc build FILE -o OUT.keras` command against a Python process that
   imports Keras, builds the keras.applications model and saves it to a .keras file; both
-  start cold, import TensorFlow and write the file; the best of N.
+  start cold, import TensorFlow and write the file.
 
-Ratios are nnc's time over Keras's, measured in the same run on the same machine.
+Each is the best of N rounds that run nnc's build and Keras's in turn, so that a change
+in the machine's load falls on both alike. Ratios are nnc's time over Keras's.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import os
 import sys
 import tempfile
 
-from common import ARCHITECTURES, FIXTURES, NNC, best_of, best_process, seconds, table
+from common import ARCHITECTURES, FIXTURES, NNC, best_processes, seconds, table
 
 NETWORKS = {  # keras.applications name -> the .arch file that is the same network
     "VGG16": ARCHITECTURES / "vggD.arch",
@@ -27,8 +28,11 @@ NETWORKS = {  # keras.applications name -> the .arch file that is the same netwo
 
 
 def in_process(repeat: int) -> dict[str, tuple[float, float]]:
+    """The best of `repeat` rounds, each building nnc's model and then Keras's (after
+    one of each that pays for Keras's lazy set-up)."""
     import keras
     import nnc
+    from nnc.bench import time_interleaved
     results = {}
     for name, arch in NETWORKS.items():
         def ours():
@@ -38,8 +42,8 @@ def in_process(repeat: int) -> dict[str, tuple[float, float]]:
         def theirs():
             getattr(keras.applications, name)(weights=None)
             keras.backend.clear_session()
-        theirs()  # the first model pays for Keras's lazy set-up; do not charge either side
-        results[name] = best_of(repeat, ours), best_of(repeat, theirs)
+        runs = time_interleaved({"nnc": ours, "keras": theirs}, repeat, warmup=1)
+        results[name] = min(runs["nnc"]), min(runs["keras"])
     return results
 
 
@@ -51,7 +55,8 @@ def whole_process(repeat: int) -> dict[str, tuple[float, float]]:
             theirs = [sys.executable, "-c",
                       f"import sys, keras; keras.applications.{name}(weights=None)"
                       f".save(sys.argv[1])", os.path.join(directory, "keras.keras")]
-            results[name] = (best_process(repeat, ours)[0], best_process(repeat, theirs)[0])
+            runs = best_processes(repeat, {"nnc": ours, "keras": theirs})
+            results[name] = runs["nnc"][0], runs["keras"][0]
     return results
 
 

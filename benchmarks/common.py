@@ -7,7 +7,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,37 +30,45 @@ def machine() -> str:
             f"networkx {networkx.__version__}")
 
 
-def best_of(repeat: int, run) -> float:
-    """The shortest of `repeat` runs: the run least disturbed by other work."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+# Linux keeps a process's peak memory across exec, so a command started from this
+# process (which may hold Keras) would report this process's peak: each command is
+# started from a small Python process that times it and reports its peak alone.
+LAUNCHER = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+seconds = time.perf_counter() - start
+print(seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, code)
+"""
 
 
 def run_process(command: list[str]) -> tuple[float, int]:
     """Seconds and peak resident memory (bytes) of one run of `command`, which must
-    succeed. Output is discarded; stderr is shown if the command fails."""
+    succeed. Its output is discarded; its stderr is shown if it fails."""
     with tempfile.TemporaryFile() as errors:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors,
-                                   env=QUIET)
-        _, status, usage = os.wait4(process.pid, 0)  # the rusage of this child alone
-        seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
+        launched = subprocess.run([sys.executable, "-c", LAUNCHER, *command], env=QUIET,
+                                  stdout=subprocess.PIPE, stderr=errors, text=True)
+        seconds, memory, code = launched.stdout.split()
+        if launched.returncode or int(code):
             errors.seek(0)
             raise RuntimeError(f"{' '.join(command)} failed:\n"
                                f"{errors.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss * 1024  # Linux reports KiB
+    return float(seconds), int(memory)
+
+
+def best_processes(repeat: int, commands: dict[str, list[str]]) -> dict[str, tuple]:
+    """For each command, the shortest time of `repeat` runs and the largest peak
+    memory. The commands run in turn, round after round, so that a change in the
+    machine's load falls on all of them alike."""
+    runs = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, command in commands.items():
+            runs[name].append(run_process(command))
+    return {name: (min(t for t, _ in r), max(m for _, m in r)) for name, r in runs.items()}
 
 
 def best_process(repeat: int, command: list[str]) -> tuple[float, int]:
-    """The shortest time of `repeat` runs, and the largest peak memory."""
-    runs = [run_process(command) for _ in range(repeat)]
-    return min(t for t, _ in runs), max(m for _, m in runs)
+    return best_processes(repeat, {"": command})[""]
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:

@@ -7,13 +7,12 @@ machine); memory is the peak resident set of the process (Linux's ru_maxrss).
 """
 from __future__ import annotations
 
-import gc
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import ARCHITECTURES, NNC, best_process, mib, seconds, table
+from common import ARCHITECTURES, NNC, best_process, best_processes, mib, seconds, table
 
 RESNET152 = ARCHITECTURES / "resnet152.arch"
 KERAS_COUNT = ("import keras; "
@@ -43,8 +42,9 @@ top:   avgpool, fc-10, softmax
 
 
 def against_keras(repeat: int) -> dict:
-    ours, _ = best_process(repeat * 2, NNC + ["stats", str(RESNET152)])
-    theirs, _ = best_process(repeat, [sys.executable, "-c", KERAS_COUNT])
+    runs = best_processes(repeat, {"nnc": NNC + ["stats", str(RESNET152)],
+                                   "keras": [sys.executable, "-c", KERAS_COUNT]})
+    ours, theirs = runs["nnc"][0], runs["keras"][0]
     start_up = {label: best_process(repeat * 2, [sys.executable, "-c", code])[0]
                 for label, code in START_UP.items()}
     return {"ours": ours, "theirs": theirs, "start_up": start_up}
@@ -107,8 +107,6 @@ def phases(path: Path) -> dict[str, float]:
             driver.Compiled(net, counted))))
         timed("report (receptive fields, memory, paths, text)",
               lambda: report.format_stats(counted))
-    del net, counted
-    gc.collect()
     return times
 
 

@@ -144,8 +144,9 @@ def peak_live(net: Network, nodes: dict[str, dict], owner: dict[str, str],
     alive to the end. Returns the largest total of live elements at any step."""
     order = inference_nodes(net)
     last = {}
-    for step, node in enumerate(order):  # steps only grow: the final assignment is the last use
-        for tensor in (node, *nodes[node]["inputs"]):
+    for step, node in enumerate(order):  # steps only grow: the last assignment is the last use
+        last[owner[node]] = step
+        for tensor in nodes[node]["inputs"]:
             last[owner[tensor]] = step
     last[owner[net.output]] = len(order)
     freed_at: dict[int, list[str]] = {}

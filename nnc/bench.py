@@ -71,23 +71,27 @@ def random_images(shape, batch: int, seed: int = 0):
     return np.random.default_rng(seed).uniform(0, 1, (batch, *shape)).astype("float32")
 
 
-def matmul_peak(dtype: str = "float32", size: int = 2048, repeats: int = 4,
-                rounds: int = 3) -> float:
-    """FLOP/s of size×size by size×size products: the best of `rounds` rounds of
-    `repeats` products issued back to back, with one wait for the device at the end of
-    each round (on an accelerator the products run asynchronously)."""
+def matmul_step(dtype: str = "float32", size: int = 2048, repeats: int = 2):
+    """A step that multiplies two random size×size matrices `repeats` times back to
+    back and then waits for the device (on an accelerator the products run
+    asynchronously); and the FLOPs of one step. The best rate of such steps is the
+    machine's measured peak."""
     import keras
     a = keras.random.normal((size, size), dtype=dtype, seed=1)
     b = keras.random.normal((size, size), dtype=dtype, seed=2)
 
-    def round_of(n: int) -> float:
-        start = time.perf_counter()
-        for _ in range(n):
+    def step():
+        for _ in range(repeats):
             product = keras.ops.matmul(a, b)
         keras.ops.convert_to_numpy(product[0, 0])  # waits for the last product
-        return time.perf_counter() - start
-    round_of(1)  # compiles and loads the kernels
-    return 2 * size ** 3 * repeats / min(round_of(repeats) for _ in range(rounds))
+    return step, 2 * size ** 3 * repeats
+
+
+def matmul_peak(dtype: str = "float32", size: int = 2048, repeats: int = 2,
+                rounds: int = 3) -> float:
+    """FLOP/s of the best of `rounds` matmul steps (after one that loads the kernels)."""
+    step, flops = matmul_step(dtype, size, repeats)
+    return flops / min(time_interleaved({"matmul": step}, rounds, warmup=1)["matmul"])
 
 
 def device() -> str:
@@ -155,12 +159,14 @@ class Report:
 def bench(compiled, batch: int = 32, batches: int = 10, warmup: int = 2,
           jit: bool = False, precision: str = "float32", peak_size: int = 2048) -> Report:
     """Time the inference model of a compiled network (its side heads left out) on
-    random images, and measure the machine's peak in the same process."""
+    random images. The peak is measured by matmul steps taken in turn with the
+    batches, so that both see the same load on the machine."""
     model = compiled.to_keras(heads=False, precision=precision)
     model.compile(jit_compile=jit)
     net = compiled.network
     images = random_images(net.graph.nodes[net.input]["shape"], batch)
-    seconds = time_interleaved({"nnc": inference_step(model, images)}, batches, warmup)
-    peak = matmul_peak(COMPUTE_DTYPES[precision], peak_size)
+    matmul, flops = matmul_step(COMPUTE_DTYPES[precision], peak_size)
+    seconds = time_interleaved({"nnc": inference_step(model, images), "matmul": matmul},
+                               batches, warmup)
     return Report(net.name, net.file, precision, jit, Timing(batch, seconds["nnc"]),
-                  compiled.stats.main.macs, peak, peak_size)
+                  compiled.stats.main.macs, flops / min(seconds["matmul"]), peak_size)

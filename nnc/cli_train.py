@@ -1,7 +1,8 @@
 """The `nnc train`, `nnc eval` and `nnc lesion` commands (added to nnc/cli.py's parser).
 
-Importing this module imports neither Keras nor TensorFlow: the commands import
-nnc.train and nnc.lesion, and so Keras, when they run. Notes (what was done to the data,
+Importing this module imports only the standard library and PyYAML, as the front end
+must: the commands import nnc.data, nnc.train and nnc.lesion (numpy, Keras) when they
+run. Notes (what was done to the data,
 a resumed run) go to stderr, so that --json output stays clean.
 """
 from __future__ import annotations
@@ -11,18 +12,18 @@ import os
 import random
 import sys
 
-from .data import DIGITS, SPLITS
 from .errors import NncError, TrainError
 from .recipe import STRATEGIES
 
 USER_ERROR = 2
+SPLITS = ("test", "train", "all")  # the names Dataset.split knows (nnc/data.py)
 
 
 def add_commands(commands, common) -> None:
     train = commands.add_parser("train", parents=[common],
                                 help="train the compiled network with Keras's fit")
     train.add_argument("files", nargs=1, metavar="FILE")
-    data_option(train, default=DIGITS)
+    data_option(train, default="digits")
     train.add_argument("-o", "--output", metavar="OUT",
                        help="the trained .keras file (default: <network>.keras here)")
     train.add_argument("--recipe", metavar="YAML", help="optimizer, schedule, weight decay, "

@@ -28,7 +28,6 @@ from .errors import DataError
 
 DIGITS = "digits"
 TEST_FRACTION = 0.25
-SPLITS = ("test", "train", "all")
 # IDX type codes (the third byte of the magic number) -> big-endian numpy dtypes
 IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 KINDS_OF_DATA = ("'digits', a directory of class folders or of IDX files, an .npz file "
@@ -242,7 +241,7 @@ def split(name, x, y, names, seed, fraction, notes) -> Dataset:
     test = np.zeros(len(y), bool)
     for label in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == label))
-        test[members[:round(len(members) * fraction)]] = True
+        test[members[:int(len(members) * fraction + 0.5)]] = True  # halves round up
     return Dataset(name, x[~test], y[~test], x[test], y[test], names,
                    [*notes, f"{test.sum():,} of {len(y):,} images held out for testing "
                             f"({fraction:.0%} of each class, seed {seed})"])

@@ -236,6 +236,18 @@ def rebuilt(net: Network, removed: set, new_inputs: dict, replacement: dict) -> 
                    expects=())
 
 
+def lesioned_model(net: Network, trained):
+    """The edited graph lowered to Keras (and checked against its own stats, as every
+    lowering is), with the trained weights copied over by layer name."""
+    from .driver import Compiled
+    from .stats import compute
+    model = Compiled(net, compute(net)).to_keras(heads=False)
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights(trained.get_layer(layer.name).get_weights())
+    return model
+
+
 # --- the experiments -----------------------------------------------------------------
 
 @dataclass
@@ -266,15 +278,7 @@ class Study:
         self.results: list[Result] = []
 
     def error(self, net: Network) -> float:
-        """Lower the edited graph, copy the trained weights over by layer name, and
-        measure the top-1 error."""
-        from .driver import Compiled
-        from .stats import compute
-        model = Compiled(net, compute(net)).to_keras(heads=False)
-        trained = self.saved.model
-        for layer in model.layers:
-            if layer.weights:
-                layer.set_weights(trained.get_layer(layer.name).get_weights())
+        model = lesioned_model(net, self.saved.model)
         return self.error_of(self.predict(model, self.x), self.y)
 
     def deletable(self, keep_shortcut: bool) -> list[Unit]:

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 import zipfile
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def train(compiled, data, recipe, out=None, checkpoints=None, strategy="none",
                          batch_size=recipe.batch_size, epochs=recipe.epochs, shuffle=True,
                          validation_data=(data.x_test, [data.y_test] * outputs
                                           if outputs > 1 else data.y_test),
-                         callbacks=callbacks, verbose="auto")
+                         callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
     metrics = {k: float(v[-1]) for k, v in history.history.items()}
     save(model, path, net.source, {**info, "epochs": recipe.epochs, "metrics": metrics})
     if checkpoints is None:
@@ -188,18 +189,21 @@ class WorkerConsensus(keras.callbacks.Callback):
 
     def __init__(self, strategy):
         super().__init__()
+        self.strategy = strategy
+
+    def on_train_begin(self, logs=None):
         import tensorflow as tf
+        self.variables = [v for v in self.model.non_trainable_variables
+                          if "float" in str(v.dtype)]
 
         @tf.function  # one graph for all the all-reduces, not one eager call each
-        def average(variables):
-            local = strategy.run(lambda: [tf.identity(v.value) for v in variables])
-            return strategy.reduce("MEAN", local, axis=None)
+        def average():
+            local = self.strategy.run(lambda: [tf.identity(v.value) for v in self.variables])
+            return self.strategy.reduce("MEAN", local, axis=None)
         self.average = average
 
     def on_epoch_end(self, epoch, logs=None):
-        variables = [v for v in self.model.non_trainable_variables
-                     if "float" in str(v.dtype)]
-        for variable, mean in zip(variables, self.average(variables)):
+        for variable, mean in zip(self.variables, self.average()):
             variable.assign(mean)
 
 

@@ -1,6 +1,7 @@
 """Shared helpers: the repo's paths, the published figures, and compiling snippets."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -36,10 +37,13 @@ def error_of(source: str, file: str = "t.arch") -> nnc.NncError:
     return info.value
 
 
-def run_nnc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """The command line as users run it, in a fresh process."""
+def run_nnc(*args: str, cwd: Path | None = None, timeout: float = 120,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+    """The command line as users run it, in a fresh process (with `env` added to the
+    environment; training commands need a longer `timeout`)."""
     return subprocess.run([sys.executable, "-m", "nnc", *args], capture_output=True,
-                          text=True, cwd=cwd or ROOT, timeout=120)
+                          text=True, cwd=cwd or ROOT, timeout=timeout,
+                          env={**os.environ, **env} if env else None)
 
 
 @pytest.fixture(scope="session")
