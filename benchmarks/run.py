@@ -39,8 +39,8 @@ def main() -> None:
                 f"start-up best of {2 * repeat})", frontend.against_keras_table(r))
     if "scale" in args.only:
         results["scale"] = r = frontend.scale(repeat)
-        section(f"Scale: `nnc stats` on generated ResNets (best of {repeat}; "
-                f"100,000 units once)", frontend.scale_table(r))
+        section(f"Scale: `nnc stats` on generated ResNets (best of {repeat})",
+                frontend.scale_table(r))
         section("Where the time goes", frontend.phases_table(r[1]["phases"]))
     if "build" in args.only:
         results["build"] = r = {"in-process": build.in_process(repeat),

@@ -33,7 +33,7 @@ def train(name: str, directory: Path) -> Path:
                             cwd=ROOT, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"nnc train {name} failed:\n{result.stderr}")
-    print(result.stdout.strip())
+    print("\n".join(result.stdout.strip().splitlines()[-2:]))  # the summary, not each epoch
     return model
 
 

@@ -168,7 +168,7 @@ def peak_live(net: Network, nodes: dict[str, dict], owner: dict[str, str],
 
 EXACT_UNITS = 1000  # above this, JSON gives shares, not counts with thousands of digits
 MAX_DIGITS = 4300   # Python writes no longer integer as text (sys.set_int_max_str_digits):
-                    # a count of more digits (from 14,286 residual units) is given as a power
+                    # a count of more digits (from 14,285 residual units) is given as a power
 
 
 @dataclass(frozen=True)

@@ -269,17 +269,15 @@ class Study:
     """A trained model, the held-out images, and the errors of its lesioned variants."""
 
     def __init__(self, saved, x, y):
-        from .train import error_of, predict
         self.saved, self.x, self.y = saved, x, y
         self.net = saved.compiled.network
         self.units = find_units(self.net)
-        self.error_of, self.predict = error_of, predict
         self.baseline = self.error(rebuilt(self.net, set(), {}, {}))
         self.results: list[Result] = []
 
     def error(self, net: Network) -> float:
-        model = lesioned_model(net, self.saved.model)
-        return self.error_of(self.predict(model, self.x), self.y)
+        from .train import error_of, predict
+        return error_of(predict(lesioned_model(net, self.saved.model), self.x), self.y)
 
     def deletable(self, keep_shortcut: bool) -> list[Unit]:
         return [u for u in self.units if u.refusal(keep_shortcut) is None]

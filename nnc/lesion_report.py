@@ -4,6 +4,7 @@ against the number of deleted units (Fig. 4), and error against Kendall's τ of 
 new order (Fig. 5)."""
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import statistics
@@ -62,9 +63,13 @@ def format_text(study, data_note: str) -> str:
                          f"  {percent(min(errors)):>5}  {percent(max(errors)):>5}")
     reorders = of(study, "reorder-random")
     if reorders:
-        lines += ["", TITLES["reorder-random"] + ":", "  Kendall τ   error  order"]
-        lines += [f"  {r.kendall_tau:>9.3f}  {percent(r.error):>6}  {' '.join(r.order)}"
-                  for r in sorted(reorders, key=lambda r: -r.kendall_tau)]
+        original = [u.name for run in study.chains() for u in run]
+        lines += ["", TITLES["reorder-random"] + ":",
+                  "  Kendall τ   error  units out of place, in their new order"]
+        for r in sorted(reorders, key=lambda r: -r.kendall_tau):
+            moved = [name for name, before in zip(r.order, original) if name != before]
+            lines.append(f"  {r.kendall_tau:>9.3f}  {percent(r.error):>6}  "
+                         f"{' '.join(moved) or '(none: the swaps undid each other)'}")
     return "\n".join(lines)
 
 
@@ -95,11 +100,9 @@ def check_plot_path(path: str) -> str:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise TrainError(f"the plot's directory does not exist. Received: {directory}")
-    try:
-        import matplotlib  # noqa: F401
-    except ModuleNotFoundError:
+    if importlib.util.find_spec("matplotlib") is None:
         raise TrainError("--plot needs matplotlib: pip install matplotlib. Received: no "
-                         "module named matplotlib") from None
+                         "module named matplotlib")
     return fmt
 
 
@@ -129,7 +132,7 @@ def plot(studies: list[tuple[str, object]], path: str) -> None:
             ax.set_ylabel("test error (%)")
             ax.set_title(f"{title}: {TITLES[kinds[column]].split(' (')[0].lower()}",
                          fontsize=10)
-            ax.legend(fontsize=8, loc="upper left")
+            ax.legend(fontsize=8, loc="best", framealpha=0.9)
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt, dpi=120)
     write_atomically(path, buffer.getvalue())
@@ -158,8 +161,10 @@ def draw_random(ax, study) -> None:
     ax.scatter([len(r.deleted) for r in results], [100 * r.error for r in results],
                alpha=0.5, s=14)
     groups = by_count(results, lambda r: len(r.deleted))
-    ax.plot([k for k, _ in groups], [100 * statistics.mean(r.error for r in g)
-                                     for _, g in groups], marker="o", label="mean")
+    counts = [k for k, _ in groups]
+    ax.plot(counts, [100 * statistics.mean(r.error for r in g) for _, g in groups],
+            marker="o", label="mean")
+    ax.set_xticks(counts)
     ax.set_xlabel("number of deleted units")
 
 

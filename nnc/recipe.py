@@ -233,11 +233,12 @@ def loss_weights(recipe: Recipe, heads) -> list[float]:
     loss_weight (GoogLeNet's 0.3)."""
     weight = recipe.aux_loss_weight
     if isinstance(weight, dict):
-        unknown = [k for k in weight if k not in {h.name for h in heads}]
+        names = [h.name for h in heads]
+        unknown = [k for k in weight if k not in names]
         if unknown:
             raise TrainError(f"{recipe.source}: aux_loss_weight names no side head "
-                             f"'{unknown[0]}'{did_you_mean(unknown[0], [h.name for h in heads])}"
-                             f" Heads: {', '.join(h.name for h in heads) or 'none'}")
+                             f"'{unknown[0]}'{did_you_mean(unknown[0], names)} Heads: "
+                             f"{', '.join(names) or 'none'}")
         return [1.0] + [weight.get(h.name, h.loss_weight) for h in heads]
     return [1.0] + [h.loss_weight if weight is None else weight for h in heads]
 

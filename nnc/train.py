@@ -69,11 +69,11 @@ def train(compiled, data, recipe, out=None, checkpoints=None, strategy="none",
     callbacks = ([WorkerConsensus(distribution)] if strategy == "multiworker" else []) + [
         keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
         LastEpoch(model, os.path.join(directory, "last.keras"), net.source, info)]
-    outputs = len(model.outputs)
-    history = fitted.fit(data.x_train, [data.y_train] * outputs if outputs > 1 else data.y_train,
+    labels = len(model.outputs)  # side heads learn the same labels
+    history = fitted.fit(data.x_train, [data.y_train] * labels if labels > 1 else data.y_train,
                          batch_size=recipe.batch_size, epochs=recipe.epochs, shuffle=True,
-                         validation_data=(data.x_test, [data.y_test] * outputs
-                                          if outputs > 1 else data.y_test),
+                         validation_data=(data.x_test, [data.y_test] * labels
+                                          if labels > 1 else data.y_test),
                          callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
     metrics = {k: float(v[-1]) for k, v in history.history.items()}
     save(model, path, net.source, {**info, "epochs": recipe.epochs, "metrics": metrics})
@@ -83,23 +83,20 @@ def train(compiled, data, recipe, out=None, checkpoints=None, strategy="none",
 
 
 def compile_for_training(model, net, recipe, images: int):
-    """Compiles `model` and returns what to fit: the model, or the model behind the
-    recipe's augmentation layers (which then stay out of the saved file)."""
+    """What to fit, compiled: the model, or the model behind the recipe's augmentation
+    layers, which then stay out of the saved file."""
     from .recipe import augmentation, loss_weights, optimizer
-    outputs = [net.output] + [h.output for h in net.heads]
-    steps = math.ceil(images / recipe.batch_size)
-    metrics = [["accuracy", *top5(net)]] + [[] for _ in net.heads]
-    model.compile(optimizer=optimizer(recipe, steps),
-                  loss=[loss_for(net.graph, node) for node in outputs],
-                  loss_weights=loss_weights(recipe, net.heads), metrics=metrics)
     augment = augmentation(recipe)
-    if augment is None:
-        return model
-    image = keras.Input(model.input.shape[1:])
-    wrapper = keras.Model(image, model(augment(image)), name=f"{model.name}_augmented")
-    wrapper.compile(optimizer=model.optimizer, loss=model.loss,
-                    loss_weights=loss_weights(recipe, net.heads), metrics=metrics)
-    return wrapper
+    fitted = model
+    if augment is not None:
+        image = keras.Input(model.input.shape[1:])
+        fitted = keras.Model(image, model(augment(image)), name=f"{model.name}_augmented")
+    outputs = [net.output] + [h.output for h in net.heads]
+    fitted.compile(optimizer=optimizer(recipe, math.ceil(images / recipe.batch_size)),
+                   loss=[loss_for(net.graph, node) for node in outputs],
+                   loss_weights=loss_weights(recipe, net.heads),
+                   metrics=[["accuracy", *top5(net)]] + [[] for _ in net.heads])
+    return fitted
 
 
 def top5(net) -> list:

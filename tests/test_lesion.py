@@ -209,13 +209,14 @@ def errors(study) -> dict[str, float]:
 
 
 def test_a_resnet_survives_the_deletion_of_a_unit_and_a_plain_network_does_not(studies):
-    """Veit et al. (2016), Fig. 3, on the digits (chance: 90% error). What held over four
-    seeds of this recipe (README, Training and lesion studies): both networks learn
-    (≤ 5% error); deleting a non-downsampling unit of the ResNet leaves its error within
-    a few points of the baseline, the first unit after the stem excepted (9–22%: early
-    units still build the representation, as Jastrzębski et al., ICLR 2018, found) but
-    never near chance; deleting a layer of the plain net sends the error towards chance
-    (median 84–88%; at most 2 of its 16 layers stayed under 50%)."""
+    """Veit et al. (2016), Fig. 3, on the digits (chance: 90% error). The bounds leave
+    room around what five trainings of this recipe gave (seeds and splits varied; the
+    figures are in README.md, Training and lesion studies): both networks learn (0.2–2.7%
+    error); deleting one identity unit of the ResNet costs 0.7–3.3 points at the median
+    and at most 15 points, except the first unit after the stem, whose deletion cost 7–35
+    points (early units still build the representation) but never brought the error
+    near chance; deleting a layer of the plain net sends the error towards chance (most
+    above 80%, at most 2 of its 16 layers under 50%)."""
     resnet, plain = studies["resnet20"][0], studies["plain20"][0]
     assert resnet["baseline_error"] <= 0.05 and plain["baseline_error"] <= 0.05
     kinds = {u["name"]: u["kind"] for u in resnet["units"]}
@@ -223,12 +224,13 @@ def test_a_resnet_survives_the_deletion_of_a_unit_and_a_plain_network_does_not(s
     assert list(res) == list(kinds)  # every unit of option A can be deleted
     identity = {n: e for n, e in res.items() if kinds[n] == "identity"}
     first, *others = identity
-    assert np.median(list(identity.values())) <= resnet["baseline_error"] + 0.05
-    assert all(identity[n] <= resnet["baseline_error"] + 0.20 for n in others), identity
-    assert identity[first] <= 0.40, identity
+    baseline = resnet["baseline_error"]
+    assert np.median(list(identity.values())) <= baseline + 0.08, identity
+    assert all(identity[n] <= baseline + 0.20 for n in others), identity
+    assert identity[first] <= 0.60, identity
     flat = list(errors(plain).values())
     assert len(flat) == 16  # 18 convs but the two that change the shape
-    assert np.median(flat) >= 0.70
+    assert np.median(flat) >= 0.70, flat
     assert sum(e >= 0.50 for e in flat) >= 12, flat
     assert np.mean(flat) - np.mean(list(identity.values())) >= 0.50
 
