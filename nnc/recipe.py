@@ -28,8 +28,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 
-import yaml
-
 from .errors import TrainError, did_you_mean
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
@@ -76,6 +74,7 @@ def load(path: str | None, **overrides) -> Recipe:
 
 
 def from_file(path: str) -> Recipe:
+    import yaml  # only when a recipe is read: `nnc stats` should not pay for it
     try:
         with open(path, encoding="utf-8") as f:
             document = yaml.safe_load(f)
