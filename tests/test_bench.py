@@ -5,6 +5,7 @@ different networks is refused."""
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 
@@ -13,21 +14,10 @@ from nnc.analysis import Hist, Paths, format_paths
 from nnc.cli import main
 from conftest import ROOT, compile_source
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from frontend import GENERATED  # noqa: E402  the ResNets the scale benchmark times
+
 EVERY_KIND = ROOT / "tests" / "fixtures" / "every-kind.arch"
-RESNET = """
-input 32x32x3
-default conv(bias=false)
-
-block basic(w):
-    residual:
-        conv3-{{w}}, bn, relu
-        conv3-{{w}}, bn
-    relu
-
-stem:  conv3-16, bn, relu
-units: basic(16) x{units}
-top:   avgpool, fc-10, softmax
-"""
 
 
 def figure(output: str, label: str) -> float:
@@ -57,7 +47,7 @@ def test_nnc_bench_reports_a_missing_file_as_a_user_error(capsys):
 
 @pytest.mark.parametrize("units", [10, 100, 1000])
 def test_a_deep_resnet_expands_to_a_fixed_number_of_nodes_per_unit(units):
-    net = compile_source(RESNET.format(units=units)).network
+    net = compile_source(GENERATED.format(units=units)).network
     # Per unit: conv, bn, relu, conv, bn, add, relu, with 5 + 2 + 1 edges; the input,
     # the stem's 3 layers and the top row's 3 around them, joined by 3 + 3 edges.
     assert net.graph.number_of_nodes() == 7 * units + 7
