@@ -501,5 +501,3 @@ class Input(Pointwise):
 
 
 from . import registry_lecun  # noqa: E402,F401  (registers subsample and rbf here)
-
-WEIGHTED_KINDS = tuple(k for k, v in KINDS.items() if v.weight_layer)

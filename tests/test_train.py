@@ -120,17 +120,6 @@ def test_side_heads_augmentation_and_mirrored_strategy(tmp_path):
     assert figures["images"] == 451 and 0 <= figures["error"] <= 1
 
 
-def test_the_training_commands_keep_the_front_end_light():
-    code = ("import sys, nnc.cli\n"
-            "nnc.cli.parser()\n"
-            "heavy = [m for m in ('numpy', 'keras', 'tensorflow', 'sklearn', 'matplotlib')\n"
-            "         if m in sys.modules]\n"
-            "sys.exit(str(heavy) if heavy else 0)\n")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-
-
 def test_strategies_say_what_they_need():
     result = run_nnc("train", str(ROOT / "tests" / "fixtures" / "resnet20-digits.arch"),
                      "--strategy", "multiworker", env={"TF_CONFIG": ""})
