@@ -31,8 +31,9 @@ def in_process(repeat: int) -> dict[str, tuple[float, float]]:
     """The best of `repeat` rounds, each building nnc's model and then Keras's (after
     one of each that pays for Keras's lazy set-up)."""
     import keras
+
     import nnc
-    from nnc.bench import time_interleaved
+    from nnc.backends.keras.bench import time_interleaved
     results = {}
     for name, arch in NETWORKS.items():
         def ours():

@@ -21,7 +21,8 @@ def machine() -> str:
     import keras
     import lark
     import networkx
-    from nnc.bench import cpu_name
+
+    from nnc.backends.keras.bench import cpu_name
     backend = keras.backend.backend()
     framework = __import__(backend)
     return (f"{platform.system()} {platform.machine()}, {cpu_name()}, {os.cpu_count()} "

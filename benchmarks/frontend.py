@@ -89,7 +89,10 @@ def scale_table(results: list[dict]) -> str:
 def phases(path: Path) -> dict[str, float]:
     """Where the time of one `nnc stats` goes, in this process (nnc already imported),
     with the garbage collector paused as the command pauses it."""
-    from nnc import driver, expand, lint, parse, report, stats
+    from nnc.analysis import compiled as driver
+    from nnc.analysis import lint, stats
+    from nnc.lang import expand, parse
+    from nnc.present import report
     text = driver.read_source(str(path))
     times = {}
 

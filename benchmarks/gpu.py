@@ -45,6 +45,7 @@ def options() -> argparse.Namespace:
 def models(size: int, precision: str):
     """(nnc's compiled network, nnc's model, keras.applications' model) at size×size."""
     import keras
+
     import nnc
     text = ARCH.read_text().replace("input 224x224x3", f"input {size}x{size}x3")
     compiled = nnc.compile_text(text, str(ARCH))
@@ -71,8 +72,15 @@ def main() -> None:
     args = options()
     import keras
     import numpy as np
-    from nnc.bench import COMPUTE_DTYPES, Timing, device, matmul_peak, random_images, \
-        time_interleaved
+
+    from nnc.backends.keras.bench import (
+        COMPUTE_DTYPES,
+        Timing,
+        device,
+        matmul_peak,
+        random_images,
+        time_interleaved,
+    )
     backend = keras.backend.backend()
     print(f"{device()}; Python {platform.python_version()}, Keras {keras.__version__}, "
           f"backend {backend} {__import__(backend).__version__}; batch {args.batch}, "

@@ -1,10 +1,10 @@
 """Inference throughput of the models nnc builds against keras.applications, with the
-same weights (copied across by nnc.weights, so that both compute the same function), on
+same weights (copied across by nnc.backends.keras.weights, so that both compute the same function), on
 the same backend and the same random batch: ResNet-50 (tests/fixtures/resnet50-keras.arch)
 and VGG-16 (architectures/vggD.arch), without and with XLA.
 
 A round times one batch of each model and one float32 matmul step, in turn
-(nnc.bench.time_interleaved), so that a change in the machine's load falls on all
+(nnc.backends.keras.bench.time_interleaved), so that a change in the machine's load falls on all
 three alike. Images/s are medians over the rounds; the ratio is the median of the
 rounds' ratios; the peak is the best matmul step of the whole section. Achieved GFLOP/s
 count nnc's MACs, 2 FLOPs each.
@@ -14,7 +14,6 @@ from __future__ import annotations
 import statistics
 
 import numpy as np
-
 from common import ARCHITECTURES, FIXTURES, table
 
 NETWORKS = {"ResNet50": FIXTURES / "resnet50-keras.arch", "VGG16": ARCHITECTURES / "vggD.arch"}
@@ -22,10 +21,16 @@ NETWORKS = {"ResNet50": FIXTURES / "resnet50-keras.arch", "VGG16": ARCHITECTURES
 
 def compare(batch: int, batches: int, warmup: int) -> dict:
     import keras
+
     import nnc
-    from nnc.bench import Timing, inference_step, matmul_step, random_images, \
-        time_interleaved
-    from nnc.weights import copy_weights
+    from nnc.backends.keras.bench import (
+        Timing,
+        inference_step,
+        matmul_step,
+        random_images,
+        time_interleaved,
+    )
+    from nnc.backends.keras.weights import copy_weights
     matmul, matmul_flops = matmul_step("float32")
     results, fastest_matmul = {}, float("inf")
     for name, arch in NETWORKS.items():

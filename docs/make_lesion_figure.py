@@ -38,9 +38,9 @@ def train(name: str, directory: Path) -> Path:
 
 
 def study(model: Path):
-    from nnc import data
-    from nnc.lesion import Study
-    from nnc.train import open_model
+    from nnc.experiments import data
+    from nnc.experiments.lesion import Study
+    from nnc.experiments.train import open_model
     saved = open_model(str(model))
     net = saved.compiled.network
     x, y = data.load("digits", net.graph.nodes[net.input]["shape"],
@@ -55,8 +55,8 @@ def study(model: Path):
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from nnc.draw import write_atomically
-    from nnc.lesion_report import format_text, plot
+    from nnc.experiments.lesion_report import format_text, plot
+    from nnc.present.output import write_atomically
     with tempfile.TemporaryDirectory() as directory:
         studies = [(title, study(train(name, Path(directory)))) for name, title in NETWORKS]
     (DOCS / "img").mkdir(exist_ok=True)

@@ -9,10 +9,11 @@ Importing nnc does not import Keras or TensorFlow; it arranges for nnc's custom 
 to be registered whenever Keras is imported, so `keras.models.load_model` reopens a
 saved nnc model after `import nnc` alone.
 """
-from . import keras_hook
-from .driver import Compiled, compile_file as load, compile_text
-from .errors import Coord, NncError
+from nnc.analysis.compiled import Compiled
+from nnc.api import Net, compile_text, load
+from nnc.backends.keras import hook as keras_hook
+from nnc.errors import Coord, NncError
 
 keras_hook.install()
 
-__all__ = ["load", "compile_text", "Compiled", "Coord", "NncError"]
+__all__ = ["load", "compile_text", "Net", "Compiled", "Coord", "NncError"]

@@ -1,6 +1,6 @@
 """`python -m nnc` is the `nnc` command."""
 import sys
 
-from .cli import main
+from nnc.cli import main
 
 sys.exit(main())

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import nnc
+from nnc.analysis.compiled import check_expectations
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHITECTURES = ROOT / "architectures"
@@ -31,7 +32,7 @@ def compile_source(source: str, file: str = "t.arch") -> nnc.Compiled:
 def error_of(source: str, file: str = "t.arch") -> nnc.NncError:
     with pytest.raises(nnc.NncError) as info:
         compiled = compile_source(source, file)
-        failures = nnc.driver.check_expectations(compiled)
+        failures = check_expectations(compiled)
         if failures:
             raise failures[0]
     return info.value

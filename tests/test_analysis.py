@@ -1,4 +1,4 @@
-"""Receptive fields, memory and residual paths (nnc/analysis.py), each against a figure
+"""Receptive fields, memory and residual paths (nnc/analysis/), each against a figure
 worked out by hand in the test or published in a paper."""
 import json
 from math import comb
@@ -7,14 +7,17 @@ import pytest
 from conftest import ROOT, compile_source, run_nnc
 
 import nnc
-from nnc import analysis
-from nnc.stats import to_json
+from nnc.analysis.memory import memory
+from nnc.analysis.paths import count_paths
+from nnc.analysis.receptive import receptive_fields
+from nnc.analysis.stats import to_json
+from nnc.present.report import BAR_WIDTH, format_paths
 
 
 def row_field(compiled, row_name):
     net = compiled.network
     row = next(r for r in net.rows if r.name == row_name)
-    return analysis.receptive_fields(net)[row.output]
+    return receptive_fields(net)[row.output]
 
 
 # --- receptive fields -------------------------------------------------------------------
@@ -101,7 +104,7 @@ TINY = """
 
 
 def test_memory_of_a_tiny_network_by_hand():
-    m = analysis.memory(compile_source(TINY).network)
+    m = memory(compile_source(TINY).network)
     # outputs: input 8·8·3 = 192, conv 8·8·4 = 256, relu 256, pool 4·4·4 = 64, fc 10
     assert m.activations == (192 + 256 + 256 + 64 + 10) * 4
     # steps: conv holds input + conv = 448; relu runs in place in conv's buffer (256);
@@ -115,7 +118,7 @@ def test_memory_of_a_tiny_network_by_hand():
 
 def test_dtype_and_batch_scale_the_figures():
     net = compile_source(TINY).network
-    half = analysis.memory(net, batch=8, dtype="bfloat16").json()
+    half = memory(net, batch=8, dtype="bfloat16").json()
     assert half["bytes_per_element"] == 2
     assert half["weights"] == (112 + 650) * 2
     assert half["per_image"]["peak_live"] == 448 * 2
@@ -125,7 +128,7 @@ def test_dtype_and_batch_scale_the_figures():
 
 def test_vgg_d_memory_per_image(load):
     net = load("vggD").network
-    m = analysis.memory(net)
+    m = memory(net)
     # Every layer output, layer by layer (VGG's ReLUs are inside the convs; the fc
     # layers are followed by dropout and softmax layers of their own): 15.2M values.
     values = (224 * 224 * 3 + 2 * 224 * 224 * 64 + 112 * 112 * 64
@@ -141,7 +144,7 @@ def test_vgg_d_memory_per_image(load):
 
 
 def test_a_residual_unit_holds_its_input_for_the_shortcut():
-    m = analysis.memory(compile_source("""
+    m = memory(compile_source("""
         input 4x4x2
         r: residual:
             conv3-2, conv3-2
@@ -169,7 +172,7 @@ def test_stats_command_reports_memory_for_a_batch():
 # --- residual paths ---------------------------------------------------------------------
 
 def test_resnet110_has_2_to_the_54_binomially_long_paths(load):
-    paths = analysis.paths(load("resnet110-cifar").network)
+    paths = count_paths(load("resnet110-cifar").network)
     assert paths.units == 3 * 18 == 54  # three stages of 18 basic units
     assert paths.count == 2 ** 54
     assert paths.histogram == {k: comb(54, k) for k in range(55)}
@@ -184,23 +187,23 @@ def test_paths_json_and_text(load):
     j = to_json(load("resnet110-cifar").stats)["paths"]
     assert j["units"] == 54 and j["count"] == 2 ** 54
     assert j["length_histogram"]["27"] == comb(54, 27)
-    text = "\n".join(analysis.format_paths(analysis.paths(load("resnet110-cifar").network)))
+    text = "\n".join(format_paths(count_paths(load("resnet110-cifar").network)))
     bars = {line.split()[0]: line.count("█") for line in text.splitlines()[3:]}
     assert max(bars, key=bars.get) == "27"  # the mode of Binomial(54, 1/2)
-    assert bars["27"] == analysis.BAR_WIDTH
+    assert bars["27"] == BAR_WIDTH
 
 
 def test_shortcut_none_is_not_a_residual_unit(load):
-    paths = analysis.paths(load("plain18").network)
+    paths = count_paths(load("plain18").network)
     assert (paths.units, paths.count) == (0, 1)
 
 
 def test_resnet50_has_16_units(load):
-    assert analysis.paths(load("resnet50").network).units == 3 + 4 + 6 + 3
+    assert count_paths(load("resnet50").network).units == 3 + 4 + 6 + 3
 
 
 def test_inception_branches_multiply_paths_without_residual_units(load):
-    paths = analysis.paths(load("googlenet").network)
+    paths = count_paths(load("googlenet").network)
     assert paths.units == 0
     assert paths.count == 4 ** 9  # nine inception modules of four branches; heads aside
 
@@ -208,4 +211,4 @@ def test_inception_branches_multiply_paths_without_residual_units(load):
 @pytest.mark.parametrize("fraction, expected", [(0.95, (20, 34)), (0.98, (19, 35))])
 def test_central_range_of_binomial_54(load, fraction, expected):
     # Binomial(54, 1/2): 27 ± 7 holds 96.0% (±6 holds 92.4%); 27 ± 8 holds 98.0%.
-    assert analysis.paths(load("resnet110-cifar").network).central_range(fraction) == expected
+    assert count_paths(load("resnet110-cifar").network).central_range(fraction) == expected

@@ -8,11 +8,12 @@ import re
 import sys
 
 import pytest
+from conftest import ROOT, compile_source
 
 import nnc
-from nnc.analysis import Hist, Paths, format_paths
+from nnc.analysis.paths import Hist, Paths
 from nnc.cli import main
-from conftest import ROOT, compile_source
+from nnc.present.report import format_paths
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from frontend import GENERATED  # noqa: E402  the ResNets the scale benchmark times
@@ -66,7 +67,7 @@ def test_a_path_count_too_long_to_write_is_given_as_a_power():
 
 
 def test_copying_weights_between_different_networks_is_refused():
-    from nnc.weights import copy_weights
+    from nnc.backends.keras.weights import copy_weights
     source = compile_source("input 8x8x3\nconv3-4\nfc-2\n").to_keras()
     target = compile_source("input 8x8x3\nconv3-5\nfc-2\n").to_keras()
     with pytest.raises(ValueError) as info:

@@ -15,7 +15,9 @@ import pytest
 from conftest import ROOT, run_nnc
 
 import nnc
-from nnc import build as build_module, cli
+from nnc import cli
+from nnc.cli import common
+from nnc.backends.keras import build as build_module
 from nnc.errors import BuildError
 
 EVERY_KIND = ROOT / "tests" / "fixtures" / "every-kind.arch"
@@ -206,7 +208,7 @@ def test_a_model_that_differs_from_nnc_stats_is_reported_as_a_bug(tmp_path, monk
         compiled = nnc.load(path)
         compiled.network.graph.nodes["res_a.conv1"]["params"] = (1, 0)
         return compiled
-    monkeypatch.setattr(cli, "compile_file", miscounted)
+    monkeypatch.setattr(common, "compile_file", miscounted)
     assert cli.main(["build", str(EVERY_KIND), "-o", str(tmp_path / "m.keras")]) == 1
     err = capsys.readouterr().err
     assert "nnc: internal error: LoweringError: res_a.conv1 at " in err

@@ -7,6 +7,7 @@ import pytest
 from conftest import ARCHITECTURES, ROOT, run_nnc
 
 from nnc import cli
+from nnc.cli import common
 
 
 def test_check_passes_on_every_shipped_architecture():
@@ -68,7 +69,7 @@ def test_missing_file_is_a_user_error():
 def test_internal_errors_say_so_in_one_line(monkeypatch, capsys):
     def broken(*args, **kwargs):
         raise ValueError("boom")
-    monkeypatch.setattr(cli, "compile_file", broken)
+    monkeypatch.setattr(common, "compile_file", broken)
     assert cli.main(["stats", str(ARCHITECTURES / "vggA.arch")]) == 1
     err = capsys.readouterr().err
     assert err.strip() == ("nnc: internal error: ValueError: boom (this is a bug in nnc; "

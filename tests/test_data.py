@@ -10,8 +10,8 @@ import struct
 import numpy as np
 import pytest
 
-from nnc import data
 from nnc.errors import DataError
+from nnc.experiments import data
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

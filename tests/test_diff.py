@@ -3,7 +3,7 @@ import json
 
 from conftest import compile_source, run_nnc
 
-from nnc.diff import compare, format_text, to_json
+from nnc.present.diff import compare, format_text, to_json
 
 
 def test_vgg_c_to_d_turns_three_1x1_convs_into_3x3(load):

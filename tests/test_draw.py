@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from conftest import ROOT, compile_source, run_nnc
 
-from nnc.draw import diagram, draw
 from nnc.errors import ArchIOError
+from nnc.present.draw import diagram, draw
 
 IN_CI = bool(os.environ.get("CI"))
 needs_dot = pytest.mark.skipif(
@@ -63,7 +63,7 @@ def test_heads_branch_off_dashed(load):
 
 
 def test_same_file_same_drawing(load):
-    code = ("import nnc; from nnc.draw import diagram; "
+    code = ("import nnc; from nnc.present.draw import diagram; "
             "print(diagram(nnc.load('architectures/googlenet.arch'), expand=True).source)")
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
@@ -118,8 +118,8 @@ def test_command_line(tmp_path):
 
 
 def test_the_front_end_never_imports_graphviz():
-    code = ("import sys, nnc, nnc.cli, nnc.stats, nnc.analysis, nnc.tables, nnc.diff, "
-            "nnc.draw; print('graphviz' in sys.modules)")
+    code = ("import sys, nnc, nnc.cli, nnc.analysis.stats, nnc.present.tables, "
+            "nnc.present.diff, nnc.present.draw; print('graphviz' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT)
     assert out.stdout.strip() == "False", out.stderr

@@ -4,7 +4,7 @@ import pytest
 from conftest import ARCHITECTURES
 
 from nnc import cli
-from nnc.lint import ArchLint, lint
+from nnc.analysis.lint import ArchLint, lint
 
 BLOCK = "block b(w, s=1):\n    conv3-{w}/{s}\n"
 CASES = [

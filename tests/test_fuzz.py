@@ -9,9 +9,9 @@ from conftest import ARCHITECTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnc.driver import check_expectations, compile_bytes
+from nnc.analysis.compiled import check_expectations, compile_bytes
+from nnc.analysis.lint import lint
 from nnc.errors import NncError
-from nnc.lint import lint
 
 SOURCES = {p.name: p.read_bytes() for p in sorted(ARCHITECTURES.glob("*.arch"))}
 TOKEN = re.compile(rb"\s+|\w+|[^\w\s]")

@@ -10,11 +10,17 @@ import math
 import keras
 import numpy as np
 import pytest
+from conftest import ARCHITECTURES, compile_source, error_of, run_nnc
 
 import nnc
-from conftest import ARCHITECTURES, compile_source, error_of, run_nnc
-from nnc.keras_layers import (EuclideanRBF, RBFMapLoss, Subsample, TableConv2D,
-                              rbf_codes, squash)
+from nnc.backends.keras.layers import (
+    EuclideanRBF,
+    RBFMapLoss,
+    Subsample,
+    TableConv2D,
+    rbf_codes,
+    squash,
+)
 
 LENET5 = ARCHITECTURES / "lenet5.arch"
 

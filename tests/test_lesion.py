@@ -9,10 +9,10 @@ import json
 import keras
 import numpy as np
 import pytest
-
-from nnc import lesion
-from nnc.errors import TrainError
 from conftest import ROOT, compile_source, run_nnc
+
+from nnc.errors import TrainError
+from nnc.experiments import lesion
 
 MINI = """
     network mini

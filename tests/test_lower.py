@@ -10,11 +10,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from conftest import ARCHITECTURES, ROOT
 
 import nnc
-from nnc.lower import LoweringError
-from nnc.weights import copy_weights
-from conftest import ARCHITECTURES, ROOT
+from nnc.backends.keras.model import LoweringError
+from nnc.backends.keras.weights import copy_weights
 
 FIXTURES = ROOT / "tests" / "fixtures"
 EVERY_KIND = FIXTURES / "every-kind.arch"
@@ -152,7 +152,7 @@ def test_a_model_that_differs_from_nnc_stats_is_an_internal_error_naming_the_nod
 
 
 def test_keras_refusing_a_layer_is_an_internal_error_naming_the_node(monkeypatch):
-    from nnc.registry import KINDS
+    from nnc.ir.kinds import KINDS
 
     def broken(a, name, ins, keras):
         return keras.layers.Dense(0, name=name)  # Keras refuses zero units

@@ -1,9 +1,9 @@
 """The grammar and the transformer to the syntax tree: structure and exact positions."""
 import pytest
 
-from nnc import ast
 from nnc.errors import ArchSyntaxError, Coord
-from nnc.parse import parse_quantity, parse_text
+from nnc.lang import ast
+from nnc.lang.parse import parse_quantity, parse_text
 
 RESNET_SNIPPET = """\
 # a comment line

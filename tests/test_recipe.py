@@ -8,11 +8,11 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-
-from nnc import recipe
-from nnc.errors import TrainError
 from conftest import ARCHITECTURES
+
 import nnc
+from nnc.errors import TrainError
+from nnc.experiments import recipe
 
 
 def write(tmp_path, text: str):

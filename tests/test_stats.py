@@ -5,9 +5,9 @@ import math
 import pytest
 from conftest import compile_source
 
-from nnc.driver import check_expectations
+from nnc.analysis.compiled import check_expectations
+from nnc.analysis.stats import to_json
 from nnc.errors import ExpectationError
-from nnc.stats import to_json
 
 VGG_FILES = {"A": "vggA", "A-LRN": "vggA-LRN", "B": "vggB", "C": "vggC", "D": "vggD",
              "E": "vggE"}

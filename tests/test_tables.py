@@ -5,7 +5,7 @@ import io
 
 from conftest import ROOT, compile_source, run_nnc
 
-from nnc.tables import render
+from nnc.present.tables import render
 
 
 def markdown_rows(text: str) -> dict[str, list[str]]:

@@ -16,10 +16,10 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+from conftest import ROOT, run_nnc
 
 import nnc
-from nnc import data
-from conftest import ROOT, run_nnc
+from nnc.experiments import data
 
 TINY = """\
 network tiny

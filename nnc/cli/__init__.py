@@ -1,0 +1,40 @@
+"""The `nnc` command: one module per group of commands (front.py: check, stats, diff,
+draw; build.py: build, bench; train.py: train, eval, lesion), sharing common.py."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from nnc.analysis.compiled import collector_paused
+from nnc.cli import build, front, train
+from nnc.cli.common import INTERNAL_ERROR, common_options
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.run in front.COMMANDS:
+            # Front-end commands only allocate, and are over in a moment: no cyclic
+            # garbage collection, which would scan a large graph again and again.
+            with collector_paused():
+                return args.run(args)
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("nnc: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # anything that is not a user error is a bug in nnc
+        if args.debug:
+            raise
+        print(f"nnc: internal error: {type(e).__name__}: {e} (this is a bug in nnc; "
+              f"rerun with --debug for the traceback)", file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+def parser() -> argparse.ArgumentParser:
+    common = common_options()
+    top = argparse.ArgumentParser(prog="nnc", parents=[common],
+                                  description="Compile .arch network descriptions.")
+    commands = top.add_subparsers(required=True, metavar="COMMAND")
+    for group in (front, build, train):
+        group.add_commands(commands, common)
+    return top

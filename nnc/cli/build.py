@@ -1,0 +1,76 @@
+"""The backend commands: `nnc build` (a Keras model, a SavedModel, ONNX) and `nnc bench`.
+Keras and TensorFlow are imported only when they run."""
+from __future__ import annotations
+
+import os
+
+from nnc.backends.keras.build import FORMATS
+from nnc.backends.keras.model import PRECISIONS
+from nnc.cli.common import USER_ERROR, compile_all, positive, report
+from nnc.errors import NncError
+
+
+def add_commands(commands, common) -> None:
+    build = commands.add_parser("build", parents=[common],
+                                help="lower to a Keras model and save it (.keras, SavedModel, "
+                                     "ONNX)")
+    build.add_argument("files", nargs=1, metavar="FILE")
+    build.add_argument("-o", "--output", metavar="OUT",
+                       help="where to write (default: <network>.keras here)")
+    build.add_argument("--format", choices=list(FORMATS),
+                       help="output format (default: from OUT's suffix)")
+    build.add_argument("--no-aux", action="store_true",
+                       help="leave out side heads such as GoogLeNet's auxiliary classifiers")
+    build.add_argument("--precision", choices=PRECISIONS, default="float32",
+                       help="Keras dtype policy; logits and softmax stay float32")
+    build.add_argument("--jit", action="store_true",
+                       help="save the model compiled with jit_compile=True (XLA)")
+    build.set_defaults(run=run_build)
+
+    bench = commands.add_parser("bench", parents=[common],
+                                help="time inference on this machine: images/s, ms per "
+                                     "batch, GFLOP/s and the share of the measured peak")
+    bench.add_argument("files", nargs=1, metavar="FILE")
+    bench.add_argument("--batch", type=positive, default=32, help="images per batch "
+                       "(default %(default)s)")
+    bench.add_argument("--batches", type=positive, default=10,
+                       help="timed batches; the median is reported (default %(default)s)")
+    bench.add_argument("--warmup", type=positive, default=2,
+                       help="untimed batches first, for tracing and compiling "
+                            "(default %(default)s)")
+    bench.add_argument("--jit", action="store_true", help="compile with XLA")
+    bench.add_argument("--precision", choices=PRECISIONS, default="float32",
+                       help="Keras dtype policy; the peak is measured in its compute dtype")
+    bench.set_defaults(run=run_bench)
+
+
+def run_build(args) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO and WARNING logs
+    good, failed = compile_all(args)
+    if failed:
+        return USER_ERROR
+    from nnc.backends.keras.build import build, summary
+    [(path, compiled)] = good
+    try:
+        built = build(compiled, args.output, args.format, heads=not args.no_aux,
+                      precision=args.precision, jit=args.jit)
+    except NncError as e:
+        report(e, path, compiled.network.source)
+        return USER_ERROR
+    print(summary(compiled, built, heads=not args.no_aux))
+    return 0
+
+
+def run_bench(args) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    good, failed = compile_all(args)
+    if failed:
+        return USER_ERROR
+    from nnc.backends.keras.bench import bench
+    [(_, compiled)] = good
+    result = bench(compiled, batch=args.batch, batches=args.batches, warmup=args.warmup,
+                   jit=args.jit, precision=args.precision)
+    print("\n".join(result.lines()))
+    return 0
+
+

@@ -1,0 +1,76 @@
+"""What every command shares: the common options, the exit statuses, compiling the
+files named on the command line and reporting user errors with their line and caret.
+
+Exit status: 0 success; 2 user errors (every file is still checked and every error
+reported); 1 an internal error, reported in one line as a bug (`--debug` shows the
+traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from nnc.analysis.compiled import Compiled, check_expectations, compile_file
+from nnc.analysis.lint import lint
+from nnc.errors import NncError
+from nnc.lang.expand import Limits
+
+USER_ERROR, INTERNAL_ERROR = 2, 1
+
+
+def common_options() -> argparse.ArgumentParser:
+    """The options every command takes, after the command's name."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    common.add_argument("--max-params", type=int, default=Limits.max_params,
+                        help="refuse networks with more parameters (default %(default)s)")
+    common.add_argument("--strict", action="store_true", help="treat lint warnings as errors")
+    return common
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 1. Received: {text}")
+    return int(text)
+
+
+def compile_all(args) -> tuple[list[tuple[str, Compiled]], list[str]]:
+    """Compile every file, printing each user error; returns the compiled ones (also
+    those whose expect lines failed, so their figures can be shown) and the names of
+    the failed ones. One bad file does not stop the others."""
+    limits = Limits(max_params=args.max_params)
+    good, failed = [], []
+    for path in args.files:
+        try:
+            compiled = compile_file(path, limits)
+            problems = lint(compiled.network) + check_expectations(compiled)
+        except NncError as e:
+            report(e, path)
+            failed.append(path)
+            continue
+        for problem in sorted(problems, key=lambda p: (p.coord.line, p.coord.column)):
+            if args.strict:
+                problem.severity = "error"
+            report(problem, path, compiled.network.source)
+        if any(p.severity == "error" for p in problems):
+            failed.append(path)
+        good.append((path, compiled))
+    return good, failed
+
+
+def report(e: NncError, path: str, source: str | None = None) -> None:
+    if source is None:
+        try:  # undecodable bytes still let the line and caret be shown
+            with open(path, "rb") as f:
+                source = f.read().decode("utf-8", errors="replace")
+        except OSError:
+            source = None
+    print(e.format({path: source} if source is not None else {}), file=sys.stderr)
+
+
+def summary(failed: list[str], total: int) -> None:
+    if failed and total > 1:
+        print(f"nnc: {len(failed)} of {total} files failed: {', '.join(failed)}",
+              file=sys.stderr)
+
+

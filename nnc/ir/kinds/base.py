@@ -1,0 +1,149 @@
+"""The one registry of layer kinds, and what kinds share.
+
+Each kind states, in one class: its attributes and defaults, how the .arch short form
+(`conv3-64/2`) fills them, its output-shape rule, its parameter, MAC and connection
+counts, its receptive-field window, and how it lowers to Keras. Shape checks, stats,
+receptive fields and lowering all read this table; nothing else knows about kinds.
+
+Shapes are tuples without the batch axis, as Keras writes them: (H, W, C) or (C,).
+Rules raise ArchShapeError without a position; the graph builder adds it.
+`lower()` receives the keras module as an argument, so importing this module never
+imports Keras.
+"""
+from __future__ import annotations
+
+from nnc.errors import ArchShapeError
+from nnc.ir.attrs import Attr
+from nnc.wording import dims
+
+ACTIVATIONS = ("none", "relu", "tanh", "sigmoid", "softmax", "squash")
+RULES = ("shape", "params", "macs", "connections", "window", "lower")
+KINDS: dict[str, "Kind"] = {}
+
+
+def register(cls):
+    """Add a kind to KINDS. A kind that lacks any rule is a bug in nnc, caught at import,
+    so no layer is ever counted as zero because someone forgot its cost."""
+    missing = [rule for rule in RULES if getattr(cls, rule) is getattr(Kind, rule)]
+    if missing:
+        raise TypeError(f"layer kind '{cls.name}' has no {', '.join(missing)} rule")
+    KINDS[cls.name] = cls()
+    return cls
+
+
+def is_minor(name: str) -> bool:
+    """Layers a paper's table leaves out of a row's type (bn, relu, dropout...): neither
+    weighted nor sliding. Names that are not kinds (blocks) are never minor."""
+    kind = KINDS.get(name)
+    return kind is not None and not (kind.weight_layer or kind.sliding)
+
+
+def spatial(shape, what: str):
+    if len(shape) != 3:
+        raise ArchShapeError(f"{what} needs an H×W×C input. Received: input {dims(shape)}")
+    return shape
+
+
+class Kind:
+    name = ""
+    doc = ""
+    attrs: tuple[Attr, ...] = ()
+    short: tuple[str | None, str | None, str | None] = (None, None, None)
+    positional: tuple[str, ...] = ()
+    weight_layer = False  # counts toward the paper's depth ("16 weight layers")
+    sliding = False       # slides a window: its patch size/stride is a table column
+    internal = False      # made by the compiler (add, concat...), not written in files
+    arity = 1             # number of inputs; None means two or more
+    in_place = False      # may overwrite its input's buffer (element-wise, and its backward
+                          # pass needs only its output): what frameworks run in place
+
+    def describe(self, a, strides: bool = True) -> str:
+        """How the papers' tables write this layer (`3×3, 64, stride 2`); without
+        strides for the bracketed blocks of ResNet's Table 1."""
+        return self.name
+
+    def shape(self, a, ins): ...
+    def params(self, a, ins, out) -> tuple[int, int]: ...  # (trainable, non-trainable)
+    def macs(self, a, ins, out) -> int: ...
+    def connections(self, a, ins, out) -> int: ...
+    def window(self, a, ins) -> tuple[tuple[int, int], tuple[int, int]]: ...
+    def lower(self, a, name, ins, keras): ...
+
+
+class Pointwise(Kind):
+    """Layers that act on each value (or each position) alone: the output has the
+    input's shape, there are no weights (unless a subclass says otherwise), no
+    multiply-accumulates (the papers count conv and fc only) and no connections (LeCun
+    counts those of weighted and pooling layers), and the receptive field does not grow."""
+
+    def shape(self, a, ins):
+        return ins[0]
+
+    def params(self, a, ins, out):
+        return 0, 0
+
+    def macs(self, a, ins, out):
+        return 0
+
+    def connections(self, a, ins, out):
+        return 0
+
+    def window(self, a, ins):
+        return (1, 1), (1, 1)
+
+
+def spatial_output(a, shape, what: str) -> tuple[int, int]:
+    """Output height and width of a sliding window (conv or pool) over `shape`."""
+    h, w, _ = spatial(shape, what)
+    (kh, kw), (sh, sw), pad = a["kernel"], a["stride"], a["padding"]
+    if pad == "same":
+        return -(-h // sh), -(-w // sw)
+    pads = (0, 0) if pad == "valid" else pad
+    spans = (h + 2 * pads[0] - kh, w + 2 * pads[1] - kw)
+    if min(spans) < 0:
+        padding = "'valid' padding" if pad == "valid" else f"padding {pads[0]}"
+        raise ArchShapeError(
+            f"input is {dims(shape)}, but a {kh}×{kw} kernel with {padding} needs at "
+            f"least {max(kh - 2 * pads[0], 1)}×{max(kw - 2 * pads[1], 1)}. "
+            f"Received: input {dims(shape)}")
+    for size, p, k, s, span in ((h, pads[0], kh, sh, spans[0]), (w, pads[1], kw, sw, spans[1])):
+        if span % s and a["rounding"] == "exact":
+            raise ArchShapeError(
+                f"({size} + 2·{p} - {k})/{s} + 1 = {span / s + 1:g} is not a whole number "
+                f"of positions: the last {span % s} row(s) or column(s) would be ignored. "
+                f"Change the input size or padding, or add rounding=floor to drop them as "
+                f"Keras and PyTorch do. Received: input {dims(shape)}")
+    return spans[0] // sh + 1, spans[1] // sw + 1
+
+
+def keras_padding(a, name, keras, border: float = 0.0):
+    """Explicit padding becomes a padding layer before a 'valid' layer: ZeroPadding2D,
+    or nnc's ConstantPadding2D where the border is not zero (max pooling's −∞)."""
+    if a["padding"] in ("same", "valid"):
+        return (lambda t: t), a["padding"]
+    if border == 0:
+        pad = keras.layers.ZeroPadding2D(a["padding"], name=f"{name}.pad")
+    else:
+        from nnc.backends.keras.layers import ConstantPadding2D
+        pad = ConstantPadding2D(a["padding"], border, name=f"{name}.pad")
+    return pad, "valid"
+
+
+def activation_of(a):
+    return keras_activation(a["activation"])
+
+
+def keras_activation(name: str):
+    """Keras knows every name in ACTIVATIONS except LeCun's squash, which nnc supplies."""
+    if name == "squash":
+        from nnc.backends.keras.layers import squash
+        return squash
+    return None if name == "none" else name
+
+
+WINDOW_ATTRS = (
+    Attr("stride", "pair", (1, 1), doc="step of the window; `/2` in the short form"),
+    Attr("padding", "padding", "same", doc="same, valid, or explicit zero rows/columns"),
+    Attr("rounding", "choice", "exact", ("exact", "floor"),
+         doc="exact: an output size that is not whole is an error; floor: drop the rest"),
+)

@@ -1,0 +1,296 @@
+"""The layer kinds of the classic CNN papers: convolution, pooling, fully connected,
+flatten, batch normalization, dropout, local response normalization and activations."""
+from __future__ import annotations
+
+import math
+
+from nnc.errors import ArchShapeError
+from nnc.ir.attrs import Attr
+from nnc.ir.kinds.base import (
+    ACTIVATIONS,
+    WINDOW_ATTRS,
+    Kind,
+    Pointwise,
+    activation_of,
+    keras_activation,
+    keras_padding,
+    register,
+    spatial,
+    spatial_output,
+)
+
+
+@register
+class Conv(Kind):
+    name = "conv"
+    doc = "2-D convolution: `conv3-64` is 3×3, 64 filters; `conv11-96/4` has stride 4"
+    attrs = (Attr("kernel", "pair", doc="kernel size; the digits after `conv`"),
+             Attr("filters", "int", doc="number of output maps; `-64` in the short form"),
+             *WINDOW_ATTRS,
+             Attr("groups", "int", 1, doc="split input and output maps into this many groups"),
+             Attr("table", "grid", None,
+                  doc="connection table: a row per input map, a column per filter, X where "
+                      "the filter sees the map (LeCun et al. 1998, Table I)"),
+             Attr("bias", "bool", True),
+             Attr("activation", "choice", "none", ACTIVATIONS))
+    short = ("kernel", "filters", "stride")
+    positional = ("filters",)
+    weight_layer = True
+    sliding = True
+
+    def shape(self, a, ins):
+        c = spatial(ins[0], "conv")[2]
+        g = a["groups"]
+        if c % g or a["filters"] % g:
+            raise ArchShapeError(
+                f"groups={g} must divide both the input channels and the filters. "
+                f"Received: {c} input channels, {a['filters']} filters")
+        if a["table"] is not None:
+            check_table(a["table"], c, a["filters"], g)
+        return (*spatial_output(a, ins[0], "conv"), a["filters"])
+
+    def params(self, a, ins, out):
+        (kh, kw), c = a["kernel"], ins[0][2]
+        return kh * kw * conv_links(a, c) + a["bias"] * a["filters"], 0
+
+    def macs(self, a, ins, out):
+        (kh, kw), c = a["kernel"], ins[0][2]
+        return out[0] * out[1] * kh * kw * conv_links(a, c)
+
+    def connections(self, a, ins, out):
+        (kh, kw), c = a["kernel"], ins[0][2]
+        return out[0] * out[1] * (kh * kw * conv_links(a, c) + a["bias"] * a["filters"])
+
+    def window(self, a, ins):
+        return a["kernel"], a["stride"]
+
+    def describe(self, a, strides=True):
+        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        text = f"{kh}×{kw}, {a['filters']}"
+        if strides and (sh, sw) != (1, 1):
+            text += f", stride {sh if sh == sw else f'{sh}×{sw}'}"
+        text += f", groups {a['groups']}" if a["groups"] > 1 else ""
+        return text + (", connection table" if a["table"] is not None else "")
+
+    def lower(self, a, name, ins, keras):
+        pad, padding = keras_padding(a, name, keras)
+        if a["table"] is not None:
+            from nnc.backends.keras.layers import TableConv2D
+            conv = TableConv2D(a["filters"], a["kernel"], a["table"], strides=a["stride"],
+                               padding=padding, use_bias=a["bias"],
+                               activation=activation_of(a), name=name)
+        else:
+            conv = keras.layers.Conv2D(a["filters"], a["kernel"], strides=a["stride"],
+                                       padding=padding, groups=a["groups"],
+                                       use_bias=a["bias"], activation=activation_of(a),
+                                       name=name)
+        return lambda t: conv(pad(t))
+
+
+def conv_links(a, channels: int) -> int:
+    """The (input map, filter) pairs a conv connects, each owning a kernel: every pair
+    within a group, or the X marks of its connection table."""
+    if a["table"] is not None:
+        return sum(row.count("X") for row in a["table"])
+    return channels // a["groups"] * a["filters"]
+
+
+def check_table(table, channels: int, filters: int, groups: int) -> None:
+    if groups != 1:
+        raise ArchShapeError(f"a connection table says which maps each filter sees, so it "
+                             f"replaces groups; give one or the other. Received: "
+                             f"groups={groups} and a table")
+    if (len(table), len(table[0])) != (channels, filters):
+        raise ArchShapeError(
+            f"the connection table needs a row per input map and a column per filter: "
+            f"{channels}×{filters}. Received: a table of {len(table)} row(s) × "
+            f"{len(table[0])} column(s)")
+    blind = [str(f) for f in range(filters) if "X" not in (row[f] for row in table)]
+    if blind:
+        raise ArchShapeError(f"every filter must see at least one input map, but the "
+                             f"connection table has no X in column(s) {', '.join(blind)} "
+                             f"(counted from 0). Received: a column of only '.'")
+
+
+class Pool(Kind):
+    """Max or average pooling; without a size, average pooling is global."""
+    attrs = (Attr("size", "pair", doc="window size; the digits after the name"),
+             Attr("stride", "pair", None, doc="defaults to the size"),
+             Attr("padding", "padding", "valid",
+                  doc="valid, same, or explicit border rows/columns: max pooling never "
+                      "picks the border, average pooling counts it as zeros (as Caffe)"),
+             WINDOW_ATTRS[2])
+    short = ("size", None, "stride")
+    sliding = True
+    keras_names = ("", "")  # (windowed layer, global layer)
+    border = 0.0            # the value of explicit padding
+    label = ""              # the papers' words for it: "max pool"
+
+    def resolved(self, a):
+        return {**a, "kernel": a["size"], "stride": a["stride"] or a["size"]}
+
+    def shape(self, a, ins):
+        h, w, c = spatial(ins[0], self.name)
+        if a["size"] is None:
+            return (c,)
+        return (*spatial_output(self.resolved(a), ins[0], self.name), c)
+
+    def params(self, a, ins, out):
+        return 0, 0
+
+    def macs(self, a, ins, out):
+        return 0  # by the papers' convention only conv and fc multiply-accumulate
+
+    def connections(self, a, ins, out):
+        kh, kw = a["size"] or ins[0][:2]
+        return math.prod(out) * kh * kw
+
+    def window(self, a, ins):
+        if a["size"] is None:
+            return tuple(ins[0][:2]), tuple(ins[0][:2])
+        r = self.resolved(a)
+        return r["kernel"], r["stride"]
+
+    def describe(self, a, strides=True):
+        label = self.label or self.name
+        if a["size"] is None:
+            return f"global {label}"
+        r = self.resolved(a)
+        (kh, kw), (sh, sw) = r["kernel"], r["stride"]
+        stride = f", stride {sh if sh == sw else f'{sh}×{sw}'}" if strides else ""
+        return f"{kh}×{kw} {label}{stride}"
+
+    def lower(self, a, name, ins, keras):
+        windowed, global_ = (getattr(keras.layers, n) for n in self.keras_names)
+        if a["size"] is None:
+            return global_(name=name)
+        pad, padding = keras_padding(a, name, keras, self.border)
+        pool = windowed(a["size"], strides=a["stride"] or a["size"], padding=padding,
+                        name=name)
+        return lambda t: pool(pad(t))
+
+
+@register
+class MaxPool(Pool):
+    name = "maxpool"
+    doc = "max pooling: `maxpool` is 2×2/2, `maxpool3/2` is 3×3 with stride 2"
+    attrs = (Attr("size", "pair", (2, 2)), *Pool.attrs[1:])
+    keras_names = ("MaxPooling2D", "GlobalMaxPooling2D")
+    border = float("-inf")  # a max never picks the padding, as in Caffe and PyTorch
+    label = "max pool"
+
+
+@register
+class AvgPool(Pool):
+    name = "avgpool"
+    doc = "average pooling: `avgpool` is global, `avgpool5/3` is 5×5 with stride 3"
+    attrs = (Attr("size", "pair", None), *Pool.attrs[1:])
+    keras_names = ("AveragePooling2D", "GlobalAveragePooling2D")
+    label = "average pool"
+
+
+@register
+class FC(Kind):
+    name = "fc"
+    doc = "fully connected layer: `fc-4096`; a spatial input is flattened first"
+    attrs = (Attr("units", "int", doc="number of outputs; `-4096` in the short form"),
+             Attr("bias", "bool", True),
+             Attr("activation", "choice", "none", ACTIVATIONS))
+    short = (None, "units", None)
+    positional = ("units",)
+    weight_layer = True
+
+    def shape(self, a, ins):
+        return (a["units"],)
+
+    def params(self, a, ins, out):
+        return math.prod(ins[0]) * a["units"] + a["bias"] * a["units"], 0
+
+    def macs(self, a, ins, out):
+        return math.prod(ins[0]) * a["units"]
+
+    def connections(self, a, ins, out):
+        return (math.prod(ins[0]) + a["bias"]) * a["units"]
+
+    def window(self, a, ins):
+        return (tuple(ins[0][:2]), tuple(ins[0][:2])) if len(ins[0]) == 3 else ((1, 1), (1, 1))
+
+    def describe(self, a, strides=True):
+        return f"{a['units']}-d fc"
+
+    def lower(self, a, name, ins, keras):
+        dense = keras.layers.Dense(a["units"], use_bias=a["bias"],
+                                   activation=activation_of(a), name=name)
+        if len(ins[0]) == 1:
+            return dense
+        flatten = keras.layers.Flatten(name=f"{name}.flatten")
+        return lambda t: dense(flatten(t))
+
+
+@register
+class Flatten(Pointwise):
+    name = "flatten"
+    doc = "flatten H×W×C to H·W·C values"
+    in_place = True  # a view of the same buffer
+
+    def shape(self, a, ins):
+        return (math.prod(ins[0]),)
+
+    def lower(self, a, name, ins, keras):
+        return keras.layers.Flatten(name=name)
+
+
+@register
+class BatchNorm(Pointwise):
+    """Per-channel scale and shift: no MACs, as the papers count, since at inference it
+    folds into the preceding conv."""
+    name = "bn"
+    doc = "batch normalization over channels: γ and β trained, moving mean and variance not"
+    attrs = (Attr("epsilon", "float", 1e-5), Attr("momentum", "float", 0.9))
+
+    def params(self, a, ins, out):
+        return 2 * ins[0][-1], 2 * ins[0][-1]
+
+    def lower(self, a, name, ins, keras):
+        return keras.layers.BatchNormalization(epsilon=a["epsilon"], momentum=a["momentum"],
+                                               name=name)
+
+
+@register
+class Dropout(Pointwise):
+    name = "dropout"
+    doc = "dropout with the given rate: `dropout` is 0.5, `dropout(0.4)`"
+    attrs = (Attr("rate", "fraction", 0.5),)
+    positional = ("rate",)
+    in_place = True
+
+    def describe(self, a, strides=True):
+        return f"dropout ({a['rate']:.0%})"
+
+    def lower(self, a, name, ins, keras):
+        return keras.layers.Dropout(a["rate"], name=name)
+
+
+@register
+class LRN(Pointwise):
+    name = "lrn"
+    doc = ("local response normalization across channels (Krizhevsky et al. 2012): "
+           "b = a / (k + alpha·Σa²)^beta over `size` neighbouring maps")
+    attrs = (Attr("size", "int", 5), Attr("alpha", "float", 1e-4),
+             Attr("beta", "float", 0.75), Attr("k", "float", 2.0))
+
+    def lower(self, a, name, ins, keras):
+        from nnc.backends.keras.layers import LocalResponseNorm
+        return LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"], name=name)
+
+
+class Activation(Pointwise):
+    in_place = True
+
+    def lower(self, a, name, ins, keras):
+        return keras.layers.Activation(keras_activation(self.name), name=name)
+
+
+for _fn in ACTIVATIONS[1:]:
+    register(type(f"Activation_{_fn}", (Activation,),
+                  {"name": _fn, "doc": f"the {_fn} activation as a layer of its own"}))

@@ -1,0 +1,78 @@
+"""Kinds the compiler makes itself, never written in a file: the input, the joins of
+parallel branches (add, concat) and option A's zero-padding shortcut."""
+from __future__ import annotations
+
+from nnc.errors import ArchShapeError
+from nnc.ir.attrs import REQUIRED, Attr
+from nnc.ir.kinds.base import Pointwise, register, spatial
+from nnc.wording import dims
+
+
+class Join(Pointwise):
+    internal = True
+    arity = None
+
+
+@register
+class Add(Join):
+    name = "add"
+    doc = "sum of a residual body and its shortcut"
+
+    def shape(self, a, ins):
+        if any(s != ins[0] for s in ins):
+            raise ArchShapeError("residual body and shortcut disagree. Received: "
+                                 + " and ".join(dims(s) for s in ins))
+        return ins[0]
+
+    def lower(self, a, name, ins, keras):
+        return keras.layers.Add(name=name)
+
+
+@register
+class Concat(Join):
+    name = "concat"
+    doc = "concatenation of parallel branches along the channels"
+
+    def shape(self, a, ins):
+        if any(len(s) != 3 or s[:2] != ins[0][:2] for s in ins):
+            raise ArchShapeError("branches must agree in height and width to be "
+                                 "concatenated. Received: " + ", ".join(dims(s) for s in ins))
+        return (*ins[0][:2], sum(s[2] for s in ins))
+
+    def lower(self, a, name, ins, keras):
+        return keras.layers.Concatenate(name=name)
+
+
+@register
+class PadShortcut(Pointwise):
+    """Option A of He et al.: subsample by the stride and append zero channels."""
+    name = "pad_shortcut"
+    doc = "parameter-free shortcut: strided subsampling plus zero channels (option A)"
+    attrs = (Attr("stride", "int", 1), Attr("channels", "int"))
+    internal = True
+
+    def shape(self, a, ins):
+        h, w, c = spatial(ins[0], "a zero-padding shortcut")
+        return -(-h // a["stride"]), -(-w // a["stride"]), a["channels"]
+
+    def window(self, a, ins):
+        return (1, 1), (a["stride"], a["stride"])
+
+    def lower(self, a, name, ins, keras):
+        from nnc.backends.keras.layers import ZeroPadShortcut
+        return ZeroPadShortcut(a["stride"], a["channels"] - ins[0][2], name=name)
+
+
+@register
+class Input(Pointwise):
+    name = "input"
+    doc = "the network's input"
+    attrs = (Attr("shape", "dims", REQUIRED),)
+    internal = True
+    arity = 0
+
+    def shape(self, a, ins):
+        return a["shape"]
+
+    def lower(self, a, name, ins, keras):
+        return keras.Input(shape=a["shape"], name=name)

@@ -1,0 +1,410 @@
+"""Syntax tree to graph: expand blocks, repeats and compounds into primitive layers.
+
+Each layer is added to a networkx DiGraph the moment it is known, and its shape,
+parameters and costs are inferred right then from the registry, because later
+decisions depend on them (a residual's shortcut is identity or a projection depending on
+whether the body changed the shape). Every node keeps the position that produced it and
+its chain of block expansions. Names follow the source: `conv4_x.3.conv2` is the second
+conv of the third block call in row conv4_x.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import networkx as nx
+
+from nnc.errors import (
+    ArchLimitError,
+    ArchNameError,
+    ArchShapeError,
+    ArchSyntaxError,
+    ArchValueError,
+    Coord,
+    Frame,
+    NncError,
+    closest,
+    did_you_mean,
+)
+from nnc.ir.kinds import KINDS, Kind, is_minor
+from nnc.ir.network import Network, Row
+from nnc.lang import ast
+from nnc.lang.bind import COMPOUNDS, Binder, Scope, replace_position
+from nnc.wording import dims
+
+SIZE_SUFFIX = re.compile(r"([A-Za-z_]+?)(\d+(?:x\d+)?)")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds against typos and hostile input; each is a positioned error when crossed."""
+    max_repeat: int = 1_000_000
+    max_layers: int = 2_000_000
+    max_params: int = 2_000_000_000
+    max_call_depth: int = 100
+
+
+def expand(program: ast.Program, source: str, limits: Limits = Limits()) -> Network:
+    return Expander(program, limits).run(source)
+
+
+class Expander(Binder):
+    def __init__(self, program: ast.Program, limits: Limits):
+        self.program = program
+        self.limits = limits
+        self.blocks = unique_blocks(program.blocks)
+        self.defaults = self.collect_defaults(program.defaults)
+        self.graph = nx.DiGraph()
+        self.data: dict[str, dict] = {}  # node -> its data in the graph, by plain dict
+        # lookup (networkx's node view checks its argument on every access)
+        self.resolved: dict[tuple, tuple[Kind, dict]] = {}  # see expand_unit
+        self.counters: dict[tuple, int] = defaultdict(int)
+        self.created: list[str] = []
+        self.rows: list[Row] = []
+        self.row_outputs: dict[str, str] = {}
+        self.total_params = 0
+        self.least: dict[str, int] = {}  # block name -> least_layers of one call
+
+    # --- the network -----------------------------------------------------------
+    def run(self, source: str) -> Network:
+        p = self.program
+        if not p.rows and p.input is None and p.network is None:
+            raise ArchSyntaxError("the file is empty: an .arch file needs at least an "
+                                  "input line and a layer", Coord(p.file, 1, 1))
+        if p.input is None:
+            where = p.rows[0].coord if p.rows else Coord(p.file, 1, 1)
+            raise ArchSyntaxError("the network has no input line, such as "
+                                  "'input 224x224x3'", where)
+        if not p.rows:
+            raise ArchSyntaxError("the network has no layers", p.input_coord)
+        x = first = self.add(KINDS["input"], {"shape": p.input}, [], Scope(), p.input_coord,
+                             "input")
+        for row in p.rows:
+            x = self.top_row(row, x)
+        name = p.network or p.file.rsplit("/", 1)[-1].removesuffix(".arch")
+        return Network(name, p.file, source, self.graph, first, x, self.rows, p.expects)
+
+    def top_row(self, row: ast.Row, x: str) -> str:
+        if row.label in self.row_outputs:
+            raise ArchNameError(f"duplicate row name '{row.label}'; rows name the lines "
+                                f"of the paper's table and must be unique", row.coord)
+        start = len(self.created)
+        head = isinstance(row.body, ast.Compound) and row.body.keyword == "head"
+        loss_weight = None
+        if head:
+            y, loss_weight = self.head(row, Scope((row.label,)) if row.label else Scope())
+        else:
+            y = self.expand_row(row, x, Scope())
+        nodes = self.created[start:]
+        name = row.label or (nodes[0] if nodes else f"row{len(self.rows) + 1}")
+        if name in self.row_outputs:  # an unlabelled row is named after its first layer
+            raise ArchNameError(f"this row has no label, so it would be called '{name}', "
+                                f"which names an earlier row; give it a label", row.coord)
+        for node in nodes:
+            self.data[node]["row"] = name
+        self.rows.append(Row(name, row_type(row, self.blocks), row.coord, nodes, x, y, head,
+                             loss_weight))
+        self.row_outputs[name] = y
+        return x if head else y
+
+    # --- rows, items, units ------------------------------------------------------
+    def expand_row(self, row: ast.Row, x: str, scope: Scope) -> str:
+        if row.label:
+            scope = scope.child(row.label)
+        if isinstance(row.body, ast.Sequence):
+            for item in row.body.items:
+                x = self.expand_item(item, x, scope)
+            return x
+        compound = row.body
+        if compound.keyword == "residual":
+            return self.residual(compound, x, scope)
+        if compound.keyword == "concat":
+            return self.concat(compound, x, scope)
+        raise ArchSyntaxError("a head taps a row of the network, so it must be a row of "
+                              "its own at the top level, not inside another construct",
+                              compound.coord, scope.chain)
+
+    def expand_item(self, item: ast.Item, x: str, scope: Scope) -> str:
+        count = 1
+        if item.repeat is not None:
+            count = self.integer(item.repeat, scope, "a repeat count")
+            if count > self.limits.max_repeat:
+                raise ArchLimitError(f"repeat count {count:,} is over the limit of "
+                                     f"{self.limits.max_repeat:,}. Received: x{count}",
+                                     item.repeat.coord, scope.chain)
+        self.check_size(len(self.created) + count * self.least_layers(item.unit),
+                        item.coord, scope)
+        for i in range(count):
+            before = len(self.created)
+            x = self.expand_unit(item.unit, x, scope)
+            if i == 0:  # now the size of one repetition is known: refuse early
+                self.check_size(len(self.created) + (count - 1) * (len(self.created) - before),
+                                item.coord, scope)
+        return x
+
+    def expand_unit(self, unit: ast.Unit, x: str, scope: Scope) -> str:
+        if unit.name in self.blocks:
+            return self.call(unit, x, scope)
+        # A layer's kind and attributes depend only on the unit's text and the block
+        # arguments in scope, and a deep network repeats a few units thousands of times:
+        # resolve each (unit, arguments) pair once. repr tells 1, 1.0 and True apart.
+        key = (id(unit), repr(scope.env))
+        if key not in self.resolved:
+            self.resolved[key] = self.resolve(unit, scope)
+        kind, attrs = self.resolved[key]
+        return self.add(kind, dict(attrs), [x], scope, unit.coord, unit.text)
+
+    def resolve(self, unit: ast.Unit, scope: Scope) -> tuple[Kind, dict]:
+        kind, size = self.kind_of(unit, scope)
+        given = self.given_values(kind.name, kind.attrs, kind.positional, unit, size, scope)
+        try:
+            return kind, self.attrs_for(kind.name, kind.attrs, given)
+        except NncError as e:
+            raise replace_position(e, unit.coord, scope.chain) from None
+
+    def least_layers(self, unit: ast.Unit) -> int:
+        """A lower bound on the layers one expansion of `unit` adds, from the text alone
+        (a repeat count that depends on a parameter counts as zero), so that a nest of
+        huge repeats is refused before any of it is built."""
+        block = self.blocks.get(unit.name)
+        if block is None:
+            return 1
+        if block.name not in self.least:
+            self.least[block.name] = 0  # a recursive call is refused when expanded
+            self.least[block.name] = sum(map(self.least_in_row, block.body))
+        return self.least[block.name]
+
+    def least_in_row(self, row: ast.Row) -> int:
+        if isinstance(row.body, ast.Compound):
+            return sum(map(self.least_in_row, row.body.body))
+        return sum((item.repeat.value if isinstance(item.repeat, ast.Num) else
+                    0 if item.repeat else 1) * self.least_layers(item.unit)
+                   for item in row.body.items)
+
+    def kind_of(self, unit: ast.Unit, scope: Scope) -> tuple[Kind, object]:
+        kind = KINDS.get(unit.name)
+        if kind and not kind.internal:
+            return kind, None
+        m = SIZE_SUFFIX.fullmatch(unit.name)
+        base = m.group(1) if m else unit.name
+        kind = KINDS.get(base)
+        if kind and not kind.internal and kind.short[0]:
+            sizes = tuple(int(s) for s in m.group(2).split("x"))
+            return kind, sizes[0] if len(sizes) == 1 else sizes
+        if kind and not kind.internal:
+            raise ArchSyntaxError(f"'{base}' takes no size suffix. Received: {unit.name}",
+                                  unit.coord, scope.chain)
+        known = [k for k, v in KINDS.items() if not v.internal] + list(self.blocks)
+        close = closest(base, known) or closest(unit.name, known)
+        raise ArchNameError(f"unknown layer kind or block '{unit.name}'"
+                            + (f"; did you mean '{close}'?" if close else ""),
+                            unit.coord, scope.chain)
+
+    # --- blocks --------------------------------------------------------------------
+    def call(self, unit: ast.Unit, x: str, scope: Scope) -> str:
+        block = self.blocks[unit.name]
+        if unit.width or unit.stride:
+            raise ArchSyntaxError(f"a block call takes its arguments in parentheses, as in "
+                                  f"{block.name}(64). Received: {unit.text}",
+                                  unit.coord, scope.chain)
+        if block.name in scope.blocks:
+            cycle = " → ".join(scope.blocks[scope.blocks.index(block.name):] + (block.name,))
+            raise ArchLimitError(f"block '{block.name}' calls itself ({cycle}); blocks "
+                                 f"cannot recurse", unit.coord, scope.chain)
+        if len(scope.blocks) >= self.limits.max_call_depth:
+            raise ArchLimitError(f"block calls nest deeper than {self.limits.max_call_depth}",
+                                 unit.coord, scope.chain)
+        env = self.bind_arguments(block, unit, scope)
+        self.counters[(scope.path, "#call")] += 1
+        frame = Frame(unit.text, unit.coord, block.coord)
+        inner = Scope(scope.path + (str(self.counters[(scope.path, "#call")]),), env,
+                      scope.chain + (frame,), scope.blocks + (block.name,))
+        for row in block.body:
+            x = self.expand_row(row, x, inner)
+        return x
+
+    def bind_arguments(self, block: ast.Block, unit: ast.Unit, scope: Scope) -> dict:
+        params = {p.name: p for p in block.params}
+        given = {}
+        for i, option in enumerate(unit.options):
+            if option.name is None and i >= len(block.params):
+                raise ArchValueError(f"{block.name}() takes {len(block.params)} argument(s). "
+                                     f"Received: {unit.text}", option.coord, scope.chain)
+            name = option.name or block.params[i].name
+            if name not in params:
+                raise ArchNameError(f"{block.name}() has no parameter '{name}'"
+                                    f"{did_you_mean(name, params)}", option.coord, scope.chain)
+            if name in given:
+                raise ArchValueError(f"{block.name}() got '{name}' twice. Received: "
+                                     f"{unit.text}", option.coord, scope.chain)
+            given[name] = self.value(option.value, scope)
+        env = {}
+        for p in block.params:
+            if p.name in given:
+                env[p.name] = given[p.name]
+            elif p.default is not None:
+                env[p.name] = self.value(p.default, Scope(env=env, chain=scope.chain))
+            else:
+                raise ArchValueError(f"{block.name}() is missing its argument '{p.name}'. "
+                                     f"Received: {unit.text}", unit.coord, scope.chain)
+        return env
+
+    # --- compounds -----------------------------------------------------------------
+    def compound_options(self, compound: ast.Compound, scope: Scope) -> dict:
+        attrs, positional = COMPOUNDS[compound.keyword]
+        names = {a.name: a for a in attrs}
+        given = {}
+        for name, value, coord in self.option_values(compound.keyword, positional,
+                                                     compound.options, scope):
+            if name not in names:
+                raise ArchNameError(f"'{compound.keyword}' has no option '{name}'"
+                                    f"{did_you_mean(name, names)}", coord, scope.chain)
+            given[name] = self.coerced(names[name], value, coord, scope)
+        try:
+            return self.attrs_for(compound.keyword, attrs, given)
+        except NncError as e:
+            raise replace_position(e, compound.coord, scope.chain) from None
+
+    def residual(self, compound: ast.Compound, x: str, scope: Scope) -> str:
+        shortcut = self.compound_options(compound, scope)["shortcut"]
+        start = len(self.created)
+        y = x
+        for row in compound.body:
+            y = self.expand_row(row, y, scope)
+        if shortcut == "none":
+            return y
+        body_nodes = self.created[start:]
+        x_shape, y_shape = self.shape(x), self.shape(y)
+        s = x
+        if shortcut == "C" or (x_shape != y_shape and shortcut == "B"):
+            s = self.projection(x, x_shape, y_shape, body_nodes, compound, scope)
+        elif x_shape != y_shape and shortcut == "A":
+            stride = self.shortcut_stride(x_shape, y_shape, compound, scope)
+            if y_shape[2] < x_shape[2]:
+                raise ArchShapeError(
+                    f"a zero-padding shortcut (option A) cannot reduce channels. Received: "
+                    f"body maps {dims(x_shape)} to {dims(y_shape)}", compound.coord,
+                    scope.chain)
+            s = self.add(KINDS["pad_shortcut"], {"stride": stride, "channels": y_shape[2]},
+                         [x], scope.child("shortcut"), compound.coord, "residual")
+        elif x_shape != y_shape:
+            raise ArchShapeError(
+                f"residual body and shortcut disagree: the body maps {dims(x_shape)} to "
+                f"{dims(y_shape)}, but shortcut=identity needs equal shapes; use shortcut=A "
+                f"(zero-padding) or B (projection)", compound.coord, scope.chain)
+        return self.add(KINDS["add"], {}, [y, s], scope, compound.coord, "residual")
+
+    def projection(self, x, x_shape, y_shape, body_nodes, compound, scope) -> str:
+        """Option B/C: a 1×1 conv with the body's stride, plus BN when the body has BN."""
+        stride = self.shortcut_stride(x_shape, y_shape, compound, scope)
+        conv_attrs = self.attrs_for("conv", KINDS["conv"].attrs, {
+            "kernel": (1, 1), "filters": y_shape[-1], "stride": (stride, stride),
+            "padding": "same", "groups": 1, "activation": "none", "rounding": "exact"})
+        shortcut = scope.child("shortcut")
+        s = self.add(KINDS["conv"], conv_attrs, [x], shortcut, compound.coord, "projection")
+        if any(self.data[n]["kind"] == "bn" for n in body_nodes):
+            s = self.add(KINDS["bn"], self.attrs_for("bn", KINDS["bn"].attrs, {}), [s],
+                         shortcut, compound.coord, "projection")
+        return s
+
+    def shortcut_stride(self, x_shape, y_shape, compound, scope) -> int:
+        if len(x_shape) == 3 and len(y_shape) == 3:
+            stride = -(-x_shape[0] // y_shape[0])
+            if all(-(-a // stride) == b for a, b in zip(x_shape[:2], y_shape[:2])):
+                return stride
+        raise ArchShapeError(f"no strided shortcut maps {dims(x_shape)} to {dims(y_shape)}; "
+                             f"the body must keep the size or divide it evenly",
+                             compound.coord, scope.chain)
+
+    def concat(self, compound: ast.Compound, x: str, scope: Scope) -> str:
+        self.compound_options(compound, scope)
+        outputs = []
+        for i, row in enumerate(compound.body, start=1):
+            branch = scope if row.label else scope.child(f"b{i}")
+            outputs.append(self.expand_row(row, x, branch))
+        return self.add(KINDS["concat"], {}, outputs, scope, compound.coord, "concat")
+
+    def head(self, row: ast.Row, scope: Scope) -> tuple[str, float]:
+        options = self.compound_options(row.body, scope)
+        source = options["source"]
+        if source not in self.row_outputs:
+            raise ArchNameError(f"head taps row '{source}', which is not an earlier row"
+                                f"{did_you_mean(source, self.row_outputs)}", row.body.coord)
+        y = self.row_outputs[source]
+        for body_row in row.body.body:
+            y = self.expand_row(body_row, y, scope)
+        return y, options["loss_weight"]
+
+    # --- nodes ---------------------------------------------------------------------
+    def shape(self, node: str) -> tuple[int, ...]:
+        return self.data[node]["shape"]
+
+    def add(self, kind: Kind, attrs: dict, inputs: list[str], scope: Scope, coord: Coord,
+            text: str) -> str:
+        """Add one primitive layer, inferring its shape and costs from the registry."""
+        counter = (scope.path, kind.name)
+        self.counters[counter] += 1
+        name = ".".join((*scope.path, f"{kind.name}{self.counters[counter]}"))
+        in_shapes = [self.data[i]["shape"] for i in inputs]
+        try:
+            shape = kind.shape(attrs, in_shapes)
+            params = kind.params(attrs, in_shapes, shape)
+        except NncError as e:
+            raise type(e)(f"{text}: {e.message}", e.coord or coord,
+                          e.chain or scope.chain) from None
+        self.check_limits(params, coord, scope)
+        self.graph.add_node(
+            name, kind=kind.name, attrs=attrs, inputs=tuple(inputs), shape=shape,
+            params=params, macs=kind.macs(attrs, in_shapes, shape),
+            connections=kind.connections(attrs, in_shapes, shape),
+            coord=coord, chain=scope.chain, row=None)
+        self.data[name] = self.graph.nodes[name]
+        for i in inputs:
+            self.graph.add_edge(i, name)
+        self.created.append(name)
+        return name
+
+    def check_limits(self, params, coord, scope):
+        self.total_params += sum(params)
+        if self.total_params > self.limits.max_params:
+            raise ArchLimitError(f"the network has more than {self.limits.max_params:,} "
+                                 f"parameters (a typo such as fc-4096000?); raise the bound "
+                                 f"with --max-params if this is meant. Received: "
+                                 f"{self.total_params:,} so far", coord, scope.chain)
+        self.check_size(len(self.created) + 1, coord, scope)
+
+    def check_size(self, layers: int, coord, scope):
+        if layers > self.limits.max_layers:
+            raise ArchLimitError(f"the network would expand to more than "
+                                 f"{self.limits.max_layers:,} layers. Received: at least "
+                                 f"{layers:,} layers", coord, scope.chain)
+
+
+def unique_blocks(blocks) -> dict[str, ast.Block]:
+    found = {}
+    for block in blocks:
+        if block.name in found:
+            raise ArchNameError(f"block '{block.name}' is defined twice (first at line "
+                                f"{found[block.name].coord.line})", block.coord)
+        if block.name in KINDS or block.name in COMPOUNDS:
+            raise ArchNameError(f"block name '{block.name}' is a layer kind; choose "
+                                f"another name", block.coord)
+        found[block.name] = block
+    return found
+
+
+def row_type(row: ast.Row, blocks) -> str:
+    """The row's 'type' column: the compound, or the main layer kinds and blocks."""
+    if isinstance(row.body, ast.Compound):
+        return row.body.keyword
+    names = []
+    for item in row.body.items:
+        name = item.unit.name
+        if name not in blocks:
+            m = SIZE_SUFFIX.fullmatch(name)
+            name = name if name in KINDS or not m else m.group(1)
+        if name not in names:
+            names.append(name)
+    major = [n for n in names if not is_minor(n)] or names
+    return ", ".join(major)

@@ -1,0 +1,263 @@
+"""The per-row table of `nnc stats --format markdown|latex|csv`, in a paper's own layout,
+ready to paste into a paper or a README.
+
+Layouts:
+  resnet     ResNet's Table 1: each row's layers as the paper writes them, a block call
+             as its layers in brackets, and repeated calls as `[...] ×n`:
+             `[1×1, 64; 3×3, 64; 1×1, 256] ×3`.
+  googlenet  GoogLeNet's Table 1: patch size/stride, output size, depth and the six
+             columns of an inception module (#1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5,
+             pool proj), filled wherever a row has that shape.
+  plain      the columns of `nnc stats`' text table.
+`auto` picks googlenet when some row is an inception module, else resnet.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from nnc.analysis.receptive import receptive_fields
+from nnc.analysis.stats import Stats
+from nnc.ir.kinds import KINDS, is_minor
+from nnc.wording import dims, human
+
+LAYOUTS = ("auto", "resnet", "googlenet", "plain")
+FORMATS = ("markdown", "latex", "csv")
+INCEPTION_COLUMNS = ("#1×1", "#3×3 reduce", "#3×3", "#5×5 reduce", "#5×5", "pool proj")
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """Layers repeated as a group: `[1×1, 64; 3×3, 64] ×3`."""
+    layers: tuple[str, ...]
+    times: int
+
+    def text(self) -> str:
+        return f"[{'; '.join(self.layers)}] ×{self.times}"
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: list[str]
+    kinds: list[str]    # per column: "text", "count" (1,234) or "ops" (1.23G)
+    rows: list[list]    # text cells are a str or a list of lines (str or Bracket)
+
+
+def render(stats: Stats, fmt: str, layout: str = "auto") -> str:
+    if layout == "auto":
+        layout = "googlenet" if any(inception_columns(stats, row)
+                                    for row in stats.network.rows) else "resnet"
+    table = {"resnet": resnet_table, "googlenet": googlenet_table,
+             "plain": plain_table}[layout](stats)
+    return {"markdown": markdown, "latex": latex, "csv": to_csv}[fmt](table)
+
+
+# --- layouts ----------------------------------------------------------------------------
+
+def row_label(row) -> str:
+    return row.name + (" (head)" if row.head else "")
+
+
+def totals_rows(stats: Stats, width: int, params_at: int) -> list[list]:
+    """A final 'total' row (and one without heads, where there are heads)."""
+    rows = []
+    for label, t in [("total", stats.totals)] + (
+            [("without heads", stats.main)] if stats.network.heads else []):
+        cells = [label] + [""] * (width - 1)
+        cells[params_at], cells[params_at + 1] = t.params, t.macs
+        rows.append(cells)
+    return rows
+
+
+def resnet_table(stats: Stats) -> Table:
+    net = stats.network
+    rows = [[row_label(row), dims(net.graph.nodes[row.output]["shape"]), row_layers(net, row),
+             r.totals.params, r.totals.macs] for row, r in zip(net.rows, stats.rows)]
+    return Table(["layer name", "output size", "layers", "params", "MACs"],
+                 ["text", "text", "text", "count", "ops"], rows + totals_rows(stats, 5, 3))
+
+
+def googlenet_table(stats: Stats) -> Table:
+    net = stats.network
+    rows = []
+    for row, r in zip(net.rows, stats.rows):
+        columns = inception_columns(stats, row) or {}
+        rows.append([row_label(row), r.type, r.patch, dims(r.output_shape), str(r.depth),
+                     *(str(columns.get(c, "")) for c in INCEPTION_COLUMNS),
+                     r.totals.params, r.totals.macs])
+    return Table(["layer", "type", "patch size/stride", "output size", "depth",
+                  *INCEPTION_COLUMNS, "params", "ops"],
+                 ["text"] * 11 + ["count", "ops"], rows + totals_rows(stats, 13, 11))
+
+
+def plain_table(stats: Stats) -> Table:
+    net = stats.network
+    fields = receptive_fields(net)
+    rows = [[row_label(row), r.type, r.patch, dims(r.output_shape), fields[row.output].text(),
+             str(r.depth), r.totals.params, r.totals.macs]
+            for row, r in zip(net.rows, stats.rows)]
+    return Table(["row", "type", "patch/stride", "output", "field/stride", "depth", "params",
+                  "MACs"], ["text"] * 6 + ["count", "ops"], rows + totals_rows(stats, 8, 6))
+
+
+# --- what a row holds -------------------------------------------------------------------
+
+def shown_layers(net, nodes) -> list[str]:
+    """The layers a paper's table names: not the compiler's joins, BN or activations
+    (unless that is all there is), nor the shortcut projections ResNet's table omits."""
+    graph = net.graph
+    written = [n for n in nodes if not KINDS[graph.nodes[n]["kind"]].internal
+               and "shortcut" not in n.split(".")]
+    return [n for n in written if not is_minor(graph.nodes[n]["kind"])] or written
+
+
+def call_instance(name: str, chain) -> tuple | None:
+    """Which outermost block call made a layer: its frame and the name up to the call's
+    counter (`conv3_x.2.conv1` -> `conv3_x.2`), or None outside blocks."""
+    if not chain:
+        return None
+    parts = name.split(".")
+    counter = next(i for i, part in enumerate(parts) if part.isdigit())
+    return chain[0], ".".join(parts[:counter + 1])
+
+
+def row_layers(net, row) -> list:
+    """A row's layers as lines: a plain layer as the paper writes it, a block call as a
+    bracket of its layers (without strides, as in ResNet's Table 1), and runs of equal
+    lines merged into one bracket ×n."""
+    graph = net.graph
+    units: list[list] = []  # [block call instance or layer, descriptions, is a call]
+    for node in shown_layers(net, row.nodes):
+        data = graph.nodes[node]
+        instance = call_instance(node, data["chain"])
+        text = KINDS[data["kind"]].describe(data["attrs"], strides=instance is None)
+        if instance is not None and units and units[-1][0] == instance:
+            units[-1][1] += (text,)
+        else:
+            units.append([instance or node, (text,), instance is not None])
+    runs: list[list] = []  # [descriptions, is a call, times]
+    for _, texts, call in units:
+        if runs and runs[-1][:2] == [texts, call]:
+            runs[-1][2] += 1
+        else:
+            runs.append([texts, call, 1])
+    return [Bracket(texts, times) if call or times > 1 else texts[0]
+            for texts, call, times in runs]
+
+
+def inception_columns(stats: Stats, row) -> dict | None:
+    """GoogLeNet's six columns for a row whose output concatenates the four inception
+    branches (1×1; 1×1 then 3×3; 1×1 then 5×5; pool then 1×1), or the reduce columns of
+    a plain 1×1-then-3×3 row like GoogLeNet's conv2; None for any other row."""
+    graph = stats.network.graph
+    out = graph.nodes[row.output]
+    if out["kind"] != "concat":
+        columns = branch_columns(graph, [n for n in row.nodes if windowed(graph, n)])
+        return columns if columns and "#3×3 reduce" in columns else None
+    columns = {}
+    for end in out["inputs"]:
+        named = branch_columns(graph, branch_layers(graph, set(row.nodes), end))
+        if named is None or set(named) & set(columns):
+            return None
+        columns.update(named)
+    return columns
+
+
+def windowed(graph, node) -> bool:
+    return KINDS[graph.nodes[node]["kind"]].sliding
+
+
+def branch_layers(graph, row_nodes: set, end: str) -> list[str]:
+    """The conv and pool layers of one branch, walking back from its end to the fork."""
+    layers = []
+    node = end
+    while node in row_nodes and graph.out_degree(node) == 1:
+        if windowed(graph, node):
+            layers.insert(0, node)
+        node = graph.nodes[node]["inputs"][0]
+    return layers
+
+
+def branch_columns(graph, branch: list[str]) -> dict | None:
+    data = [graph.nodes[n] for n in branch]
+    kernels = [d["attrs"]["kernel"] if d["kind"] == "conv" else "pool" for d in data]
+    filters = [d["attrs"].get("filters") for d in data]
+    if kernels == [(1, 1)]:
+        return {"#1×1": filters[0]}
+    if kernels in ([(1, 1), (3, 3)], [(1, 1), (5, 5)]):
+        k = kernels[1][0]
+        return {f"#{k}×{k} reduce": filters[0], f"#{k}×{k}": filters[1]}
+    if kernels == ["pool", (1, 1)]:
+        return {"pool proj": filters[1]}
+    return None
+
+
+# --- formats ----------------------------------------------------------------------------
+
+def cell_text(value, kind: str, fmt: str) -> str | list:
+    if kind == "text":
+        return value
+    if value == "":
+        return ""
+    if fmt == "csv":
+        return str(value)
+    return f"{value:,}" if kind == "count" else human(value)
+
+
+def lines_of(cell) -> list:
+    return cell if isinstance(cell, list) else [cell]
+
+
+def markdown(table: Table) -> str:
+    def cell(value, kind):
+        text = cell_text(value, kind, "markdown")
+        return "<br>".join(x.text() if isinstance(x, Bracket) else x
+                           for x in lines_of(text)).replace("|", "\\|")
+    out = ["| " + " | ".join(table.headers) + " |",
+           "|" + "|".join("---:" if k != "text" else "---" for k in table.kinds) + "|"]
+    for row in table.rows:
+        out.append("| " + " | ".join(cell(v, k) for v, k in zip(row, table.kinds)) + " |")
+    return "\n".join(out)
+
+
+LATEX_ESCAPES = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
+                 "$": r"\$", "{": r"\{", "}": r"\}", "×": r"$\times$"}
+
+
+def tex(text: str) -> str:
+    return "".join(LATEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+def latex_line(line) -> str:
+    """A bracket is typeset as in ResNet's Table 1: a column of layers in tall square
+    brackets, then ×n."""
+    if not isinstance(line, Bracket):
+        return tex(line)
+    column = r"\\".join(rf"\mbox{{{tex(layer)}}}" for layer in line.layers)
+    return rf"$\left[\begin{{array}}{{c}}{column}\end{{array}}\right]\times{line.times}$"
+
+
+def latex(table: Table) -> str:
+    def cell(value, kind):
+        parts = [latex_line(x) for x in lines_of(cell_text(value, kind, "latex"))]
+        if len(parts) == 1:
+            return parts[0]
+        return r"\begin{tabular}[c]{@{}c@{}}" + r"\\".join(parts) + r"\end{tabular}"
+    spec = "".join("r" if k != "text" else "l" for k in table.kinds)
+    out = [rf"\begin{{tabular}}{{{spec}}}", r"\hline",
+           " & ".join(tex(h) for h in table.headers) + r" \\", r"\hline"]
+    out += [" & ".join(cell(v, k) for v, k in zip(row, table.kinds)) + r" \\"
+            for row in table.rows]
+    return "\n".join(out + [r"\hline", r"\end{tabular}"])
+
+
+def to_csv(table: Table) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(table.headers)
+    for row in table.rows:
+        writer.writerow(["\n".join(x.text() if isinstance(x, Bracket) else x
+                                   for x in lines_of(cell_text(v, k, "csv")))
+                         for v, k in zip(row, table.kinds)])
+    return buffer.getvalue().rstrip("\n")
