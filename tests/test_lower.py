@@ -152,11 +152,11 @@ def test_a_model_that_differs_from_nnc_stats_is_an_internal_error_naming_the_nod
 
 
 def test_keras_refusing_a_layer_is_an_internal_error_naming_the_node(monkeypatch):
-    from nnc.ir.kinds import KINDS
+    from nnc.backends.keras.lowering import LOWERINGS
 
-    def broken(a, name, ins, keras):
+    def broken(kind, a, name, ins, keras):
         return keras.layers.Dense(0, name=name)  # Keras refuses zero units
-    monkeypatch.setattr(KINDS["lrn"], "lower", broken)
+    monkeypatch.setitem(LOWERINGS, "lrn", broken)
     with pytest.raises(LoweringError, match=r"conv1\.lrn1 at .*every-kind\.arch:10:.*lrn"):
         nnc.load(str(EVERY_KIND)).to_keras()
 
@@ -185,3 +185,14 @@ def test_jit_compiles_the_model_for_xla():
     model = nnc.load(str(EVERY_KIND)).to_keras(jit=True)
     assert model.compiled and model.jit_compile is True
     assert as_list(model.predict(images((32, 32, 3)), verbose=0))[0].shape == (1, 10)
+
+
+def test_a_lowering_table_must_cover_every_kind_and_only_kinds():
+    from nnc.backends import check_coverage
+    from nnc.backends.keras.lowering import LOWERINGS
+    check_coverage(LOWERINGS, "Keras")  # the shipped table is complete
+    partial = {k: v for k, v in LOWERINGS.items() if k != "lrn"}
+    with pytest.raises(TypeError, match=r"no lowering for \['lrn'\]"):
+        check_coverage(partial, "Keras")
+    with pytest.raises(TypeError, match=r"unknown kinds \['conv7'\]"):
+        check_coverage({**LOWERINGS, "conv7": None}, "Keras")

@@ -1,7 +1,7 @@
 """Lowering: the checked graph to a Keras 3 functional model that is exactly the network.
 
-Each node becomes the Keras layer(s) its registry kind's `lower()` makes, named after the
-node (`conv4_x.3.conv2`, or `conv4_x.3.conv2.pad` for a helper layer), so that
+Each node becomes the Keras layer(s) that the lowering table (lowering.py) makes for its
+kind, named after the node (`conv4_x.3.conv2`, or `conv4_x.3.conv2.pad` for a helper layer), so that
 `model.summary()` and Keras's error messages point back to the .arch file. Lowering uses
 keras.layers and keras.ops only, so a model runs on every Keras backend.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from nnc.backends.keras.lowering import LOWERINGS
 from nnc.ir.kinds import KINDS
 from nnc.wording import dims
 
@@ -84,9 +85,9 @@ def lower_node(node, data, graph, tensors, keras):
     in_shapes = [graph.nodes[i]["shape"] for i in data["inputs"]]
     ins = [tensors[i] for i in data["inputs"]]
     try:
+        layer = LOWERINGS[kind.name](kind, data["attrs"], node, in_shapes, keras)
         if kind.arity == 0:  # the input: keras.Input is a tensor, not a layer to call
-            return kind.lower(data["attrs"], node, in_shapes, keras)
-        layer = kind.lower(data["attrs"], node, in_shapes, keras)
+            return layer
         return layer(ins if kind.arity is None else ins[0])
     except Exception as e:  # Keras refusing a layer nnc checked is a bug in nnc
         raise LoweringError(f"{where(node, data)}: Keras rejects the {data['kind']} layer: "

@@ -2,13 +2,13 @@
 
 Each kind states, in one class: its attributes and defaults, how the .arch short form
 (`conv3-64/2`) fills them, its output-shape rule, its parameter, MAC and connection
-counts, its receptive-field window, and how it lowers to Keras. Shape checks, stats,
-receptive fields and lowering all read this table; nothing else knows about kinds.
+counts, its receptive-field window and how the papers word it. Shape checks, stats,
+receptive fields and tables all read this table. A kind knows nothing of any backend:
+each backend has its own lowering table (nnc/backends/*/lowering.py), checked against
+KINDS when it is imported.
 
 Shapes are tuples without the batch axis, as Keras writes them: (H, W, C) or (C,).
 Rules raise ArchShapeError without a position; the graph builder adds it.
-`lower()` receives the keras module as an argument, so importing this module never
-imports Keras.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from nnc.ir.attrs import Attr
 from nnc.wording import dims
 
 ACTIVATIONS = ("none", "relu", "tanh", "sigmoid", "softmax", "squash")
-RULES = ("shape", "params", "macs", "connections", "window", "lower")
+RULES = ("shape", "params", "macs", "connections", "window")
 KINDS: dict[str, "Kind"] = {}
 
 
@@ -54,6 +54,7 @@ class Kind:
     sliding = False       # slides a window: its patch size/stride is a table column
     internal = False      # made by the compiler (add, concat...), not written in files
     arity = 1             # number of inputs; None means two or more
+    border = 0.0          # the value explicit padding adds: zeros, or max pooling's −∞
     in_place = False      # may overwrite its input's buffer (element-wise, and its backward
                           # pass needs only its output): what frameworks run in place
 
@@ -67,7 +68,6 @@ class Kind:
     def macs(self, a, ins, out) -> int: ...
     def connections(self, a, ins, out) -> int: ...
     def window(self, a, ins) -> tuple[tuple[int, int], tuple[int, int]]: ...
-    def lower(self, a, name, ins, keras): ...
 
 
 class Pointwise(Kind):
@@ -114,31 +114,6 @@ def spatial_output(a, shape, what: str) -> tuple[int, int]:
                 f"Change the input size or padding, or add rounding=floor to drop them as "
                 f"Keras and PyTorch do. Received: input {dims(shape)}")
     return spans[0] // sh + 1, spans[1] // sw + 1
-
-
-def keras_padding(a, name, keras, border: float = 0.0):
-    """Explicit padding becomes a padding layer before a 'valid' layer: ZeroPadding2D,
-    or nnc's ConstantPadding2D where the border is not zero (max pooling's −∞)."""
-    if a["padding"] in ("same", "valid"):
-        return (lambda t: t), a["padding"]
-    if border == 0:
-        pad = keras.layers.ZeroPadding2D(a["padding"], name=f"{name}.pad")
-    else:
-        from nnc.backends.keras.layers import ConstantPadding2D
-        pad = ConstantPadding2D(a["padding"], border, name=f"{name}.pad")
-    return pad, "valid"
-
-
-def activation_of(a):
-    return keras_activation(a["activation"])
-
-
-def keras_activation(name: str):
-    """Keras knows every name in ACTIVATIONS except LeCun's squash, which nnc supplies."""
-    if name == "squash":
-        from nnc.backends.keras.layers import squash
-        return squash
-    return None if name == "none" else name
 
 
 WINDOW_ATTRS = (

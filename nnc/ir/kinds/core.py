@@ -11,9 +11,6 @@ from nnc.ir.kinds.base import (
     WINDOW_ATTRS,
     Kind,
     Pointwise,
-    activation_of,
-    keras_activation,
-    keras_padding,
     register,
     spatial,
     spatial_output,
@@ -72,20 +69,6 @@ class Conv(Kind):
         text += f", groups {a['groups']}" if a["groups"] > 1 else ""
         return text + (", connection table" if a["table"] is not None else "")
 
-    def lower(self, a, name, ins, keras):
-        pad, padding = keras_padding(a, name, keras)
-        if a["table"] is not None:
-            from nnc.backends.keras.layers import TableConv2D
-            conv = TableConv2D(a["filters"], a["kernel"], a["table"], strides=a["stride"],
-                               padding=padding, use_bias=a["bias"],
-                               activation=activation_of(a), name=name)
-        else:
-            conv = keras.layers.Conv2D(a["filters"], a["kernel"], strides=a["stride"],
-                                       padding=padding, groups=a["groups"],
-                                       use_bias=a["bias"], activation=activation_of(a),
-                                       name=name)
-        return lambda t: conv(pad(t))
-
 
 def conv_links(a, channels: int) -> int:
     """The (input map, filter) pairs a conv connects, each owning a kernel: every pair
@@ -122,8 +105,6 @@ class Pool(Kind):
              WINDOW_ATTRS[2])
     short = ("size", None, "stride")
     sliding = True
-    keras_names = ("", "")  # (windowed layer, global layer)
-    border = 0.0            # the value of explicit padding
     label = ""              # the papers' words for it: "max pool"
 
     def resolved(self, a):
@@ -160,22 +141,12 @@ class Pool(Kind):
         stride = f", stride {sh if sh == sw else f'{sh}×{sw}'}" if strides else ""
         return f"{kh}×{kw} {label}{stride}"
 
-    def lower(self, a, name, ins, keras):
-        windowed, global_ = (getattr(keras.layers, n) for n in self.keras_names)
-        if a["size"] is None:
-            return global_(name=name)
-        pad, padding = keras_padding(a, name, keras, self.border)
-        pool = windowed(a["size"], strides=a["stride"] or a["size"], padding=padding,
-                        name=name)
-        return lambda t: pool(pad(t))
-
 
 @register
 class MaxPool(Pool):
     name = "maxpool"
     doc = "max pooling: `maxpool` is 2×2/2, `maxpool3/2` is 3×3 with stride 2"
     attrs = (Attr("size", "pair", (2, 2)), *Pool.attrs[1:])
-    keras_names = ("MaxPooling2D", "GlobalMaxPooling2D")
     border = float("-inf")  # a max never picks the padding, as in Caffe and PyTorch
     label = "max pool"
 
@@ -185,7 +156,6 @@ class AvgPool(Pool):
     name = "avgpool"
     doc = "average pooling: `avgpool` is global, `avgpool5/3` is 5×5 with stride 3"
     attrs = (Attr("size", "pair", None), *Pool.attrs[1:])
-    keras_names = ("AveragePooling2D", "GlobalAveragePooling2D")
     label = "average pool"
 
 
@@ -218,14 +188,6 @@ class FC(Kind):
     def describe(self, a, strides=True):
         return f"{a['units']}-d fc"
 
-    def lower(self, a, name, ins, keras):
-        dense = keras.layers.Dense(a["units"], use_bias=a["bias"],
-                                   activation=activation_of(a), name=name)
-        if len(ins[0]) == 1:
-            return dense
-        flatten = keras.layers.Flatten(name=f"{name}.flatten")
-        return lambda t: dense(flatten(t))
-
 
 @register
 class Flatten(Pointwise):
@@ -235,9 +197,6 @@ class Flatten(Pointwise):
 
     def shape(self, a, ins):
         return (math.prod(ins[0]),)
-
-    def lower(self, a, name, ins, keras):
-        return keras.layers.Flatten(name=name)
 
 
 @register
@@ -251,10 +210,6 @@ class BatchNorm(Pointwise):
     def params(self, a, ins, out):
         return 2 * ins[0][-1], 2 * ins[0][-1]
 
-    def lower(self, a, name, ins, keras):
-        return keras.layers.BatchNormalization(epsilon=a["epsilon"], momentum=a["momentum"],
-                                               name=name)
-
 
 @register
 class Dropout(Pointwise):
@@ -267,9 +222,6 @@ class Dropout(Pointwise):
     def describe(self, a, strides=True):
         return f"dropout ({a['rate']:.0%})"
 
-    def lower(self, a, name, ins, keras):
-        return keras.layers.Dropout(a["rate"], name=name)
-
 
 @register
 class LRN(Pointwise):
@@ -279,16 +231,9 @@ class LRN(Pointwise):
     attrs = (Attr("size", "int", 5), Attr("alpha", "float", 1e-4),
              Attr("beta", "float", 0.75), Attr("k", "float", 2.0))
 
-    def lower(self, a, name, ins, keras):
-        from nnc.backends.keras.layers import LocalResponseNorm
-        return LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"], name=name)
-
 
 class Activation(Pointwise):
     in_place = True
-
-    def lower(self, a, name, ins, keras):
-        return keras.layers.Activation(keras_activation(self.name), name=name)
 
 
 for _fn in ACTIVATIONS[1:]:

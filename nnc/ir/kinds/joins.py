@@ -24,9 +24,6 @@ class Add(Join):
                                  + " and ".join(dims(s) for s in ins))
         return ins[0]
 
-    def lower(self, a, name, ins, keras):
-        return keras.layers.Add(name=name)
-
 
 @register
 class Concat(Join):
@@ -38,9 +35,6 @@ class Concat(Join):
             raise ArchShapeError("branches must agree in height and width to be "
                                  "concatenated. Received: " + ", ".join(dims(s) for s in ins))
         return (*ins[0][:2], sum(s[2] for s in ins))
-
-    def lower(self, a, name, ins, keras):
-        return keras.layers.Concatenate(name=name)
 
 
 @register
@@ -58,10 +52,6 @@ class PadShortcut(Pointwise):
     def window(self, a, ins):
         return (1, 1), (a["stride"], a["stride"])
 
-    def lower(self, a, name, ins, keras):
-        from nnc.backends.keras.layers import ZeroPadShortcut
-        return ZeroPadShortcut(a["stride"], a["channels"] - ins[0][2], name=name)
-
 
 @register
 class Input(Pointwise):
@@ -74,5 +64,3 @@ class Input(Pointwise):
     def shape(self, a, ins):
         return a["shape"]
 
-    def lower(self, a, name, ins, keras):
-        return keras.Input(shape=a["shape"], name=name)

@@ -11,7 +11,7 @@ import math
 
 from nnc.errors import ArchShapeError
 from nnc.ir.attrs import Attr
-from nnc.ir.kinds.base import ACTIVATIONS, WINDOW_ATTRS, Kind, activation_of, register
+from nnc.ir.kinds.base import ACTIVATIONS, WINDOW_ATTRS, Kind, register
 from nnc.ir.kinds.core import Pool
 from nnc.wording import dims
 
@@ -42,12 +42,6 @@ class Subsample(Pool):
     def connections(self, a, ins, out):
         kh, kw = a["size"]
         return math.prod(out) * (kh * kw + 1)  # the window's inputs and the bias
-
-    def lower(self, a, name, ins, keras):
-        from nnc.backends.keras.layers import Subsample as SubsampleLayer
-        r = self.resolved(a)
-        return SubsampleLayer(r["kernel"], r["stride"], activation=activation_of(a),
-                              name=name)
 
 
 @register
@@ -94,6 +88,3 @@ class RBF(Kind):
     def describe(self, a, strides=True):
         return f"{a['units']} Euclidean RBF units"
 
-    def lower(self, a, name, ins, keras):
-        from nnc.backends.keras.layers import EuclideanRBF
-        return EuclideanRBF(a["units"], a["codes"], a["seed"], name=name)

@@ -1,0 +1,140 @@
+"""The Keras lowering table: for every layer kind, the function that makes its Keras
+layer (or the few layers it takes), named after the node.
+
+Each function takes (kind, attrs, name, input shapes, keras) and returns a callable on
+tensors; keras is passed in, so importing this module never imports Keras. The table
+must cover every kind of nnc.ir.kinds.KINDS: a kind without a lowering is a bug in nnc,
+caught when this module is imported, never when a user's network meets it.
+"""
+from __future__ import annotations
+
+from nnc.backends import check_coverage
+from nnc.ir.kinds.base import ACTIVATIONS
+
+
+def padding_layer(kind, a, name, keras):
+    """Explicit padding becomes a padding layer before a 'valid' layer: ZeroPadding2D,
+    or nnc's ConstantPadding2D where the kind's border is not zero (max pooling's −∞)."""
+    if a["padding"] in ("same", "valid"):
+        return (lambda t: t), a["padding"]
+    if kind.border == 0:
+        return keras.layers.ZeroPadding2D(a["padding"], name=f"{name}.pad"), "valid"
+    from nnc.backends.keras.layers import ConstantPadding2D
+    return ConstantPadding2D(a["padding"], kind.border, name=f"{name}.pad"), "valid"
+
+
+def activation(name: str):
+    """Keras knows every name in ACTIVATIONS except LeCun's squash, which nnc supplies."""
+    if name == "squash":
+        from nnc.backends.keras.layers import squash
+        return squash
+    return None if name == "none" else name
+
+
+def conv(kind, a, name, ins, keras):
+    pad, padding = padding_layer(kind, a, name, keras)
+    if a["table"] is not None:
+        from nnc.backends.keras.layers import TableConv2D
+        layer = TableConv2D(a["filters"], a["kernel"], a["table"], strides=a["stride"],
+                            padding=padding, use_bias=a["bias"],
+                            activation=activation(a["activation"]), name=name)
+    else:
+        layer = keras.layers.Conv2D(a["filters"], a["kernel"], strides=a["stride"],
+                                    padding=padding, groups=a["groups"], use_bias=a["bias"],
+                                    activation=activation(a["activation"]), name=name)
+    return lambda t: layer(pad(t))
+
+
+def pooling(windowed: str, global_: str):
+    """A pooling kind's lowering: the windowed Keras layer, or the global one when the
+    pool has no size."""
+    def lower(kind, a, name, ins, keras):
+        if a["size"] is None:
+            return getattr(keras.layers, global_)(name=name)
+        pad, padding = padding_layer(kind, a, name, keras)
+        pool = getattr(keras.layers, windowed)(a["size"], strides=a["stride"] or a["size"],
+                                               padding=padding, name=name)
+        return lambda t: pool(pad(t))
+    return lower
+
+
+def dense(kind, a, name, ins, keras):
+    layer = keras.layers.Dense(a["units"], use_bias=a["bias"],
+                               activation=activation(a["activation"]), name=name)
+    if len(ins[0]) == 1:
+        return layer
+    flatten = keras.layers.Flatten(name=f"{name}.flatten")
+    return lambda t: layer(flatten(t))
+
+
+def flatten(kind, a, name, ins, keras):
+    return keras.layers.Flatten(name=name)
+
+
+def batch_norm(kind, a, name, ins, keras):
+    return keras.layers.BatchNormalization(epsilon=a["epsilon"], momentum=a["momentum"],
+                                           name=name)
+
+
+def dropout(kind, a, name, ins, keras):
+    return keras.layers.Dropout(a["rate"], name=name)
+
+
+def lrn(kind, a, name, ins, keras):
+    from nnc.backends.keras.layers import LocalResponseNorm
+    return LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"], name=name)
+
+
+def activation_layer(kind, a, name, ins, keras):
+    return keras.layers.Activation(activation(kind.name), name=name)
+
+
+def add(kind, a, name, ins, keras):
+    return keras.layers.Add(name=name)
+
+
+def concat(kind, a, name, ins, keras):
+    return keras.layers.Concatenate(name=name)
+
+
+def zero_pad_shortcut(kind, a, name, ins, keras):
+    from nnc.backends.keras.layers import ZeroPadShortcut
+    return ZeroPadShortcut(a["stride"], a["channels"] - ins[0][2], name=name)
+
+
+def network_input(kind, a, name, ins, keras):
+    return keras.Input(shape=a["shape"], name=name)
+
+
+def subsample(kind, a, name, ins, keras):
+    from nnc.backends.keras.layers import Subsample
+    window = kind.resolved(a)
+    return Subsample(window["kernel"], window["stride"],
+                     activation=activation(a["activation"]), name=name)
+
+
+def rbf(kind, a, name, ins, keras):
+    from nnc.backends.keras.layers import EuclideanRBF
+    return EuclideanRBF(a["units"], a["codes"], a["seed"], name=name)
+
+
+LOWERINGS = {
+    "conv": conv,
+    "maxpool": pooling("MaxPooling2D", "GlobalMaxPooling2D"),
+    "avgpool": pooling("AveragePooling2D", "GlobalAveragePooling2D"),
+    "fc": dense,
+    "flatten": flatten,
+    "bn": batch_norm,
+    "dropout": dropout,
+    "lrn": lrn,
+    **{name: activation_layer for name in ACTIVATIONS if name != "none"},
+    "add": add,
+    "concat": concat,
+    "pad_shortcut": zero_pad_shortcut,
+    "input": network_input,
+    "subsample": subsample,
+    "rbf": rbf,
+}
+
+
+check_coverage(LOWERINGS, "Keras")
