@@ -43,7 +43,7 @@ def study(model: Path):
     from nnc.experiments.train import open_model
     saved = open_model(str(model))
     net = saved.compiled.network
-    x, y = data.load("digits", net.graph.nodes[net.input]["shape"],
+    x, y = data.load("digits", net.layers[net.input].shape,
                      saved.info["data"]["seed"]).split("test")
     lesioned = Study(saved, x, y)
     rng = random.Random(0)

@@ -16,8 +16,8 @@ from conftest import ROOT, run_nnc
 
 import nnc
 from nnc import cli
-from nnc.cli import common
 from nnc.backends.keras import build as build_module
+from nnc.cli import common
 from nnc.errors import BuildError
 
 EVERY_KIND = ROOT / "tests" / "fixtures" / "every-kind.arch"
@@ -206,7 +206,7 @@ def test_a_model_that_differs_from_nnc_stats_is_reported_as_a_bug(tmp_path, monk
                                                                   capsys):
     def miscounted(path, limits):
         compiled = nnc.load(path)
-        compiled.network.graph.nodes["res_a.conv1"]["params"] = (1, 0)
+        compiled.network.layers["res_a.conv1"].params = (1, 0)
         return compiled
     monkeypatch.setattr(common, "compile_file", miscounted)
     assert cli.main(["build", str(EVERY_KIND), "-o", str(tmp_path / "m.keras")]) == 1

@@ -1,5 +1,7 @@
 """Every bad input gets one positioned error, with the right exit status: a table of
 malformed files, each checked for status, exact line:col and the message's key words."""
+import dataclasses
+
 import pytest
 from conftest import ARCHITECTURES
 
@@ -175,10 +177,9 @@ def test_a_layer_whose_output_is_unused_is_reported(load):
     # from a graph edited through the API; the lint looks at the graph, not the text.
     net = load("vggA").network
     graph = net.graph.copy()
-    graph.add_node("extra", **{**graph.nodes["fc6.fc1"], "inputs": ("pool5.maxpool1",)})
+    extra = dataclasses.replace(net.layers["fc6.fc1"], name="extra", inputs=("pool5.maxpool1",))
     graph.add_edge("pool5.maxpool1", "extra")
-    edited = type(net)(net.name, net.file, net.source, graph, net.input, net.output,
-                       net.rows, net.expects)
+    edited = dataclasses.replace(net, graph=graph, layers={**net.layers, "extra": extra})
     warnings = lint(edited)
     assert [type(w) for w in warnings] == [ArchLint]
     assert "extra: this layer's output is never used" in warnings[0].message

@@ -17,45 +17,45 @@ BOTTLENECK = """\
 
 
 def nodes(compiled, kind=None):
-    g = compiled.network.graph
-    return [n for n in g.nodes if kind is None or g.nodes[n]["kind"] == kind]
+    g = compiled.network.layers
+    return [n for n in g if kind is None or g[n].kind.name == kind]
 
 
 def test_layer_names_follow_rows_calls_and_kinds(load):
-    g = load("resnet50").network.graph
+    g = load("resnet50").network.layers
     assert "conv4_x.3.conv2" in g
-    assert g.nodes["conv4_x.3.conv2"]["shape"] == (14, 14, 256)
+    assert g["conv4_x.3.conv2"].shape == (14, 14, 256)
     assert "conv3_x.1.shortcut.conv1" in g and "conv3_x.2.shortcut.conv1" not in g
     assert "inception_4a.1.b2.conv2" in load("googlenet").network.graph
 
 
 def test_repeats_expand_into_independent_nodes():
     c = compile_source(BOTTLENECK)
-    g = c.network.graph
+    g = c.network.layers
     convs = [n for n in nodes(c, "conv") if ".shortcut." not in n]
     assert len(convs) == 4 * 3
-    first, second = g.nodes["conv3_x.2.conv1"], g.nodes["conv3_x.3.conv1"]
-    assert first["attrs"] == second["attrs"] and first["attrs"] is not second["attrs"]
-    first["attrs"]["filters"] = 1  # mutating one expansion leaves the others alone
-    assert second["attrs"]["filters"] == 128
+    first, second = g["conv3_x.2.conv1"], g["conv3_x.3.conv1"]
+    assert first.attrs == second.attrs and first.attrs is not second.attrs
+    first.attrs["filters"] = 1  # mutating one expansion leaves the others alone
+    assert second.attrs["filters"] == 128
 
 
 def test_nodes_keep_their_position_and_expansion_chain():
     c = compile_source(BOTTLENECK, "b.arch")
-    data = c.network.graph.nodes["conv3_x.1.conv2"]
-    assert data["coord"] == Coord("b.arch", 6, 9)
-    assert data["chain"] == (Frame("bottleneck(128, s=2)", Coord("b.arch", 9, 10),
+    data = c.network.layers["conv3_x.1.conv2"]
+    assert data.coord == Coord("b.arch", 6, 9)
+    assert data.chain == (Frame("bottleneck(128, s=2)", Coord("b.arch", 9, 10),
                                    Coord("b.arch", 3, 7)),)
-    assert data["row"] == "conv3_x"
-    assert str(data["chain"][0]) == ("in bottleneck(128, s=2) called at line 9 "
+    assert data.row == "conv3_x"
+    assert str(data.chain[0]) == ("in bottleneck(128, s=2) called at line 9 "
                                      "(block defined at line 3)")
 
 
 def test_arithmetic_on_block_parameters():
-    g = compile_source(BOTTLENECK).network.graph
-    assert g.nodes["conv3_x.1.conv3"]["attrs"]["filters"] == 4 * 128
-    assert g.nodes["conv3_x.1.conv1"]["attrs"]["stride"] == (2, 2)
-    assert g.nodes["conv3_x.2.conv1"]["attrs"]["stride"] == (1, 1)
+    g = compile_source(BOTTLENECK).network.layers
+    assert g["conv3_x.1.conv3"].attrs["filters"] == 4 * 128
+    assert g["conv3_x.1.conv1"].attrs["stride"] == (2, 2)
+    assert g["conv3_x.2.conv1"].attrs["stride"] == (1, 1)
 
 
 def test_defaults_apply_unless_written():
@@ -65,19 +65,19 @@ def test_defaults_apply_unless_written():
         a: conv3-4
         b: conv3-4(bias=true, activation=none)
     """)
-    g = c.network.graph
-    assert g.nodes["a.conv1"]["attrs"]["activation"] == "relu"
-    assert g.nodes["a.conv1"]["attrs"]["bias"] is False
-    assert g.nodes["b.conv1"]["attrs"]["bias"] is True
-    assert g.nodes["b.conv1"]["attrs"]["activation"] == "none"
+    g = c.network.layers
+    assert g["a.conv1"].attrs["activation"] == "relu"
+    assert g["a.conv1"].attrs["bias"] is False
+    assert g["b.conv1"].attrs["bias"] is True
+    assert g["b.conv1"].attrs["activation"] == "none"
 
 
 def test_shortcut_is_identity_where_shapes_match_and_a_projection_where_not():
-    g = compile_source(BOTTLENECK).network.graph
-    assert g.nodes["conv3_x.1.add1"]["inputs"] == ("conv3_x.1.bn3", "conv3_x.1.shortcut.bn1")
-    assert g.nodes["conv3_x.1.shortcut.conv1"]["attrs"]["stride"] == (2, 2)
+    g = compile_source(BOTTLENECK).network.layers
+    assert g["conv3_x.1.add1"].inputs == ("conv3_x.1.bn3", "conv3_x.1.shortcut.bn1")
+    assert g["conv3_x.1.shortcut.conv1"].attrs["stride"] == (2, 2)
     # later units add their input unchanged
-    assert g.nodes["conv3_x.2.add1"]["inputs"] == ("conv3_x.2.bn3", "conv3_x.1.relu3")
+    assert g["conv3_x.2.add1"].inputs == ("conv3_x.2.bn3", "conv3_x.1.relu3")
 
 
 def test_option_a_pads_and_none_drops_the_shortcut():
@@ -94,11 +94,11 @@ def test_option_a_pads_and_none_drops_the_shortcut():
         plain: residual(shortcut=none):
             conv3-32
     """)
-    g = c.network.graph
-    pad = g.nodes["a.1.shortcut.pad_shortcut1"]
-    assert pad["attrs"] == {"stride": 2, "channels": 32}
-    assert pad["shape"] == (16, 16, 32) and pad["params"] == (0, 0)
-    assert not [n for n in g.nodes if n.startswith("plain.add")]
+    g = c.network.layers
+    pad = g["a.1.shortcut.pad_shortcut1"]
+    assert pad.attrs == {"stride": 2, "channels": 32}
+    assert pad.shape == (16, 16, 32) and pad.params == (0, 0)
+    assert not [n for n in g if n.startswith("plain.add")]
 
 
 def test_projection_has_bn_only_when_the_body_has_bn():
@@ -107,7 +107,7 @@ def test_projection_has_bn_only_when_the_body_has_bn():
         r: residual:
             conv3-8
     """).network.graph
-    assert [n for n in g.nodes if n.startswith("r.shortcut")] == ["r.shortcut.conv1"]
+    assert [n for n in g if n.startswith("r.shortcut")] == ["r.shortcut.conv1"]
 
 
 def test_concat_branches_are_named_by_label_or_position():
@@ -117,10 +117,10 @@ def test_concat_branches_are_named_by_label_or_position():
             wide: conv1-2
             conv1-3, conv3-5
             maxpool3/1(padding=same), conv1-1
-    """).network.graph
-    assert g.nodes["inc.concat1"]["inputs"] == ("inc.wide.conv1", "inc.b2.conv2",
+    """).network.layers
+    assert g["inc.concat1"].inputs == ("inc.wide.conv1", "inc.b2.conv2",
                                                "inc.b3.conv1")
-    assert g.nodes["inc.concat1"]["shape"] == (8, 8, 2 + 5 + 1)
+    assert g["inc.concat1"].shape == (8, 8, 2 + 5 + 1)
 
 
 def test_head_taps_a_row_and_leaves_the_main_path():
@@ -132,9 +132,9 @@ def test_head_taps_a_row_and_leaves_the_main_path():
         b: conv3-16
     """)
     net = c.network
-    assert net.graph.nodes["b.conv1"]["inputs"] == ("a.conv1",)
+    assert net.layers["b.conv1"].inputs == ("a.conv1",)
     assert [(r.name, r.loss_weight) for r in net.heads] == [("aux", 0.3)]
-    assert net.graph.nodes["aux.fc1"]["inputs"] == ("a.conv1",)
+    assert net.layers["aux.fc1"].inputs == ("a.conv1",)
     assert net.output == "b.conv1"
 
 
@@ -173,3 +173,31 @@ def test_block_argument_errors():
 def test_huge_repeat_is_refused_before_expansion():
     e = error_of("input 8x8x3\nrelu x1000000000\n", "h.arch")
     assert isinstance(e, ArchLimitError) and e.coord == Coord("h.arch", 2, 7)
+
+
+def test_structure_is_recorded_on_each_layer_not_in_its_name():
+    layers = compile_source(BOTTLENECK).network.layers
+    projection, add = layers["conv3_x.1.shortcut.conv1"], layers["conv3_x.1.add1"]
+    assert projection.shortcut and projection.unit == "conv3_x.1.add1"
+    assert layers["conv3_x.1.shortcut.bn1"].shortcut
+    assert add.closes_unit and not add.shortcut
+    body = layers["conv3_x.1.conv2"]
+    assert body.unit == "conv3_x.1.add1" and not body.shortcut
+    assert layers["conv3_x.2.conv1"].unit == "conv3_x.2.add1"
+    assert body.calls == ("conv3_x.1",) and body.call[1] == "conv3_x.1"
+    assert body.call[0].call == "bottleneck(128, s=2)"
+    assert layers["conv3_x.1.relu3"].unit is None  # after the add, outside the unit
+    assert layers["input1"].calls == () and layers["input1"].call is None
+
+
+def test_nested_block_calls_are_named_outermost_first():
+    layers = compile_source("""
+        block inner(w):
+            conv3-{w}
+        block outer(w):
+            inner(w), inner(w)
+        input 8x8x4
+        a: outer(8)
+    """).network.layers
+    assert layers["a.1.2.conv1"].calls == ("a.1", "a.1.2")
+    assert [frame.call for frame in layers["a.1.2.conv1"].chain] == ["outer(8)", "inner(w)"]

@@ -6,7 +6,7 @@ from nnc.errors import ArchShapeError, Coord
 
 
 def only(source, name):
-    return compile_source(source).network.graph.nodes[name]
+    return compile_source(source).network.layers[name]
 
 
 @pytest.mark.parametrize("unit, shape", [
@@ -23,30 +23,30 @@ def only(source, name):
 ])
 def test_output_shapes(unit, shape):
     assert only(f"input 224x224x3\nx: {unit}\n", "x." + unit.split("-")[0]
-                .split("(")[0].rstrip("0123456789x/") + "1")["shape"] == shape
+                .split("(")[0].rstrip("0123456789x/") + "1").shape == shape
 
 
 def test_conv_params_and_macs():
     node = only("input 56x56x64\nx: conv3-128/2\n", "x.conv1")
-    assert node["params"] == (3 * 3 * 64 * 128 + 128, 0)
-    assert node["macs"] == 28 * 28 * 128 * (3 * 3 * 64)
-    assert node["connections"] == 28 * 28 * 128 * (3 * 3 * 64 + 1)
+    assert node.params == (3 * 3 * 64 * 128 + 128, 0)
+    assert node.macs == 28 * 28 * 128 * (3 * 3 * 64)
+    assert node.connections == 28 * 28 * 128 * (3 * 3 * 64 + 1)
 
 
 def test_grouped_conv_counts_each_group_once():
     node = only("input 27x27x96\nx: conv5-256(groups=2, padding=2)\n", "x.conv1")
-    assert node["shape"] == (27, 27, 256)
-    assert node["params"] == (5 * 5 * 48 * 256 + 256, 0)  # AlexNet's conv2: 307,456
+    assert node.shape == (27, 27, 256)
+    assert node.params == (5 * 5 * 48 * 256 + 256, 0)  # AlexNet's conv2: 307,456
 
 
 def test_fc_flattens_its_input():
     node = only("input 7x7x512\nx: fc-4096\n", "x.fc1")
-    assert node["params"] == (7 * 7 * 512 * 4096 + 4096, 0)
-    assert node["macs"] == 7 * 7 * 512 * 4096
+    assert node.params == (7 * 7 * 512 * 4096 + 4096, 0)
+    assert node.macs == 7 * 7 * 512 * 4096
 
 
 def test_batchnorm_has_trainable_and_moving_statistics():
-    assert only("input 8x8x32\nx: bn\n", "x.bn1")["params"] == (2 * 32, 2 * 32)
+    assert only("input 8x8x32\nx: bn\n", "x.bn1").params == (2 * 32, 2 * 32)
 
 
 @pytest.mark.parametrize("source, line, column, words", [

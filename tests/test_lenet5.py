@@ -75,12 +75,12 @@ def test_the_text_report_has_a_connections_column(capsys):
 
 
 def test_the_c3_table_in_the_file_is_table_I(lenet5, reference):
-    graph = lenet5.network.graph
+    graph = lenet5.network.layers
     (c3,) = lenet5.network.rows[2].nodes
-    assert graph.nodes[c3]["attrs"]["table"] == tuple(
+    assert graph[c3].attrs["table"] == tuple(
         "".join(row.split()) for row in reference["lenet5"]["c3_table"])
     # Maps 0-5 see 3 S2 maps, 6-14 see 4, 15 sees all 6 (section II.B).
-    table = graph.nodes[c3]["attrs"]["table"]
+    table = graph[c3].attrs["table"]
     seen = [sum(row[f] == "X" for row in table) for f in range(16)]
     assert seen == [3] * 6 + [4] * 9 + [6]
 

@@ -104,7 +104,7 @@ def test_an_option_b_downsampling_unit_is_refused_unless_its_projection_stays():
     with pytest.raises(TrainError, match="projection .* pass --keep-shortcut"):
         lesion.deleted(compiled.network, units)
     net = lesion.deleted(compiled.network, units, keep_shortcut=True)
-    assert net.graph.nodes["s2.1.relu2"]["inputs"] == ("s2.1.shortcut.bn1",)
+    assert net.layers["s2.1.relu2"].inputs == ("s2.1.shortcut.bn1",)
 
 
 def test_an_unknown_unit_is_refused_with_a_suggestion_and_the_list():
@@ -141,7 +141,7 @@ def test_deleting_a_plain_layer_removes_its_bn_and_relu_too():
     units = lesion.pick(lesion.find_units(compiled.network), ["s1.conv2"])
     net = lesion.deleted(compiled.network, units)
     assert {"s1.conv2", "s1.bn2", "s1.relu2"}.isdisjoint(net.graph)
-    assert net.graph.nodes["s2.conv1"]["inputs"] == ("s1.relu1",)
+    assert net.layers["s2.conv1"].inputs == ("s1.relu1",)
     assert net.rows[1].output == "s1.relu1"
     model = lesion.lesioned_model(net, randomized(compiled))
     assert model.count_params() == compiled.to_keras().count_params() - (9 * 16 + 4 * 4)
@@ -151,12 +151,12 @@ def test_reordering_wires_the_units_in_their_new_order():
     compiled = mini()
     run = lesion.pick(lesion.find_units(compiled.network), ["s1.1", "s1.2"])
     net = lesion.reordered(compiled.network, [(run, [1, 0])])
-    graph = net.graph
-    assert graph.nodes["s1.2.conv1"]["inputs"] == ("conv1.relu1",)
-    assert graph.nodes["s1.2.add1"]["inputs"] == ("s1.2.bn2", "conv1.relu1")
-    assert graph.nodes["s1.1.conv1"]["inputs"] == ("s1.2.relu2",)
-    assert graph.nodes["s2.1.conv1"]["inputs"] == ("s1.1.relu2",)  # after the run
-    order = list(graph.nodes)
+    graph = net.layers
+    assert graph["s1.2.conv1"].inputs == ("conv1.relu1",)
+    assert graph["s1.2.add1"].inputs == ("s1.2.bn2", "conv1.relu1")
+    assert graph["s1.1.conv1"].inputs == ("s1.2.relu2",)
+    assert graph["s2.1.conv1"].inputs == ("s1.1.relu2",)  # after the run
+    order = list(graph)
     assert order.index("s1.2.relu2") < order.index("s1.1.conv1")  # topological again
 
 

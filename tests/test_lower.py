@@ -58,10 +58,10 @@ def test_every_architecture_builds_with_the_counts_of_nnc_stats_and_runs(path, b
     assert weight_count(model.trainable_weights) == totals.trainable
     assert weight_count(model.non_trainable_weights) == totals.non_trainable
 
-    net, graph = compiled.network, compiled.network.graph
-    outputs = as_list(model(images(graph.nodes[net.input]["shape"]), training=False))
+    net, graph = compiled.network, compiled.network.layers
+    outputs = as_list(model(images(graph[net.input].shape), training=False))
     expected = [net.output] + [row.output for row in net.heads]
-    assert [o.shape for o in outputs] == [(1, *graph.nodes[n]["shape"]) for n in expected]
+    assert [o.shape for o in outputs] == [(1, *graph[n].shape) for n in expected]
     assert all(np.isfinite(o).all() for o in outputs)
 
 
@@ -119,7 +119,7 @@ def every_kind_model():
 
 
 def test_every_layer_is_named_after_its_node(every_kind_model):
-    graph = nnc.load(str(EVERY_KIND)).network.graph
+    graph = nnc.load(str(EVERY_KIND)).network.layers
     names = {layer.name for layer in every_kind_model.layers}
     helpers = names - set(graph)
     assert set(graph) <= names
@@ -146,7 +146,7 @@ def test_side_heads_are_extra_outputs_and_the_inference_model_leaves_them_out():
 @pytest.mark.parametrize("field, wrong", [("params", (4608 + 1, 0)), ("shape", (8, 8, 31))])
 def test_a_model_that_differs_from_nnc_stats_is_an_internal_error_naming_the_node(field, wrong):
     compiled = nnc.load(str(EVERY_KIND))
-    compiled.network.graph.nodes["res_a.conv1"][field] = wrong  # as a wrong rule would
+    setattr(compiled.network.layers["res_a.conv1"], field, wrong)  # as a wrong rule would
     with pytest.raises(LoweringError, match=r"res_a\.conv1 at .*every-kind\.arch:13:13: "):
         compiled.to_keras()
 

@@ -99,3 +99,17 @@ def test_readme_table_is_what_nnc_prints_now(load):
     block = readme.split("<!-- make_figures: tables/resnet50.md -->\n")[1]
     assert block.split("<!-- /make_figures -->")[0] == render(load("resnet50").stats,
                                                               "markdown") + "\n"
+
+
+def test_a_row_may_be_called_shortcut():
+    # Which layers are a shortcut is structure the expander records, not a word in the
+    # name: a row labelled `shortcut:` keeps its layers cell, and the projection of a
+    # residual unit in it is still left out, as ResNet's Table 1 leaves it out.
+    rows = markdown_rows(render(compile_source("""
+        input 8x8x4
+        shortcut: conv3-8
+        unit: residual:
+            conv3-16/2
+    """).stats, "markdown"))
+    assert rows["shortcut"][2] == "3×3, 8"
+    assert rows["unit"][2] == "3×3, 16, stride 2"

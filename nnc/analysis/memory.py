@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nnc.ir.kinds import KINDS
-from nnc.ir.network import Network, node_data
+from nnc.ir.network import Layer, Network
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
@@ -34,11 +33,11 @@ class Memory:
 
 
 def memory(net: Network, batch: int = 1, dtype: str = "float32") -> Memory:
-    nodes = node_data(net)
+    nodes = net.layers
     size = DTYPE_BYTES[dtype]
-    elements = {n: numel(d["shape"]) for n, d in nodes.items()}
+    elements = {n: numel(layer.shape) for n, layer in nodes.items()}
     owner = buffer_owners(net, nodes)
-    weights = sum(sum(d["params"]) for d in nodes.values())
+    weights = sum(sum(layer.params) for layer in nodes.values())
     kept = sum(elements[n] for n in set(owner.values()))
     return Memory(dtype, batch, weights * size, sum(elements.values()) * size,
                   peak_live(net, nodes, owner, elements) * size, kept * size)
@@ -51,14 +50,14 @@ def numel(shape) -> int:
     return result
 
 
-def buffer_owners(net: Network, nodes: dict[str, dict]) -> dict[str, str]:
+def buffer_owners(net: Network, nodes: dict[str, Layer]) -> dict[str, str]:
     """For each layer, the layer whose buffer holds its output: itself, or for an
     in-place layer that is its input's only reader, the owner of that input's buffer."""
     readers = dict(net.graph.out_degree())
     owner = {}
-    for node, data in nodes.items():
-        ins = data["inputs"]
-        if KINDS[data["kind"]].in_place and len(ins) == 1 and readers[ins[0]] == 1:
+    for node, layer in nodes.items():
+        ins = layer.inputs
+        if layer.kind.in_place and len(ins) == 1 and readers[ins[0]] == 1:
             owner[node] = owner[ins[0]]
         else:
             owner[node] = node
@@ -68,10 +67,10 @@ def buffer_owners(net: Network, nodes: dict[str, dict]) -> dict[str, str]:
 def inference_nodes(net: Network) -> list[str]:
     """The layers an inference pass runs, in creation order: all but the side heads."""
     heads = {n for r in net.heads for n in r.nodes}
-    return [n for n in net.graph.nodes if n not in heads]
+    return [n for n in net.layers if n not in heads]
 
 
-def peak_live(net: Network, nodes: dict[str, dict], owner: dict[str, str],
+def peak_live(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
               elements: dict[str, int]) -> int:
     """Run the inference layers in creation order. A buffer is alive from the step that
     writes it to the last step that reads it (or any layer aliasing it); the output is
@@ -80,7 +79,7 @@ def peak_live(net: Network, nodes: dict[str, dict], owner: dict[str, str],
     last = {}
     for step, node in enumerate(order):  # steps only grow: the last assignment is the last use
         last[owner[node]] = step
-        for tensor in nodes[node]["inputs"]:
+        for tensor in nodes[node].inputs:
             last[owner[tensor]] = step
     last[owner[net.output]] = len(order)
     freed_at: dict[int, list[str]] = {}

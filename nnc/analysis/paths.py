@@ -11,9 +11,8 @@ import math
 from dataclasses import dataclass
 
 from nnc.analysis.memory import inference_nodes
-from nnc.ir.network import Network, node_data
+from nnc.ir.network import BODY, Network
 
-BODY = 0  # the add's input that comes from the residual body (expand.residual)
 EXACT_UNITS = 1000  # above this, JSON gives shares, not counts with thousands of digits
 MAX_DIGITS = 4300   # Python writes no longer integer as text (sys.set_int_max_str_digits):
                     # a count of more digits (from 14,285 residual units) is given as a power
@@ -132,19 +131,19 @@ def count_paths(net: Network) -> Paths:
     """Count input-to-output paths by length with one pass over the graph: a layer's
     histogram is the merge of its inputs', shifted by one along a residual body.
     Histograms are dropped once their last reader is done, so memory stays linear."""
-    data_of = node_data(net)
+    data_of = net.layers
     nodes = inference_nodes(net)
-    last_reader = {i: node for node in nodes for i in data_of[node]["inputs"]}
+    last_reader = {i: node for node in nodes for i in data_of[node].inputs}
     hist: dict[str, Hist] = {net.input: Hist()}
     for node in nodes:
-        data = data_of[node]
+        layer = data_of[node]
         if node == net.input:
             continue
-        inputs = [hist[i].shifted() if data["kind"] == "add" and position == BODY
-                  else hist[i] for position, i in enumerate(data["inputs"])]
+        inputs = [hist[i].shifted() if layer.closes_unit and position == BODY
+                  else hist[i] for position, i in enumerate(layer.inputs)]
         hist[node] = inputs[0] if len(inputs) == 1 else merge(inputs)
-        for i in data["inputs"]:
+        for i in layer.inputs:
             if last_reader.get(i) == node and i != net.output:
                 del hist[i]
-    units = sum(1 for n in nodes if data_of[n]["kind"] == "add")
+    units = sum(1 for n in nodes if data_of[n].closes_unit)
     return Paths(units, hist[net.output])

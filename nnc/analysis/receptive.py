@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nnc.ir.kinds import KINDS
-from nnc.ir.network import Network, node_data
+from nnc.ir.network import Network
 
 UNIT_WINDOW = ((1, 1), (1, 1))  # the window of a layer that does not widen the field
 
@@ -37,13 +36,13 @@ def fmt_stride(stride: tuple[int, int]) -> str:
 
 def receptive_fields(net: Network) -> dict[str, Field]:
     """The field of every layer, in input pixels."""
-    nodes = node_data(net)
+    nodes = net.layers
     fields = {net.input: Field((1, 1), (1, 1))}
-    for node, data in nodes.items():
+    for node, layer in nodes.items():
         if node == net.input:
             continue
-        inputs = data["inputs"]
-        window = KINDS[data["kind"]].window(data["attrs"], [nodes[i]["shape"] for i in inputs])
+        inputs = layer.inputs
+        window = layer.kind.window(layer.attrs, [nodes[i].shape for i in inputs])
         if window == UNIT_WINDOW and len(inputs) == 1:  # BN, ReLU...: the same field
             fields[node] = fields[inputs[0]]
             continue

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from nnc.analysis.memory import memory
 from nnc.analysis.paths import count_paths
 from nnc.analysis.receptive import receptive_fields
-from nnc.ir.kinds import KINDS
-from nnc.ir.network import Network, node_data
+from nnc.ir.network import Layer, Network
 
 CONVENTIONS = ("params as Keras counts them (trainable + non-trainable; BatchNorm moving "
                "mean/variance are non-trainable); MACs = multiply-accumulates of one image's "
@@ -59,47 +58,45 @@ class Stats:
 
 
 def compute(net: Network) -> Stats:
-    nodes = node_data(net)
+    layers = net.layers
     depth = {}
-    for node, data in nodes.items():  # insertion order is topological
-        below = max((depth[i] for i in data["inputs"]), default=0)
-        depth[node] = below + KINDS[data["kind"]].weight_layer
+    for node, layer in layers.items():  # insertion order is topological
+        below = max((depth[i] for i in layer.inputs), default=0)
+        depth[node] = below + layer.kind.weight_layer
     head_nodes = {n for r in net.heads for n in r.nodes}
-    rows = [row_stats(net, nodes, row, depth) for row in net.rows]
-    return Stats(net, totals_of(nodes.values()),
-                 totals_of(d for n, d in nodes.items() if n not in head_nodes),
+    rows = [row_stats(net, row, depth) for row in net.rows]
+    return Stats(net, totals_of(layers.values()),
+                 totals_of(layer for n, layer in layers.items() if n not in head_nodes),
                  depth[net.output], depth, rows)
 
 
 def totals_of(layers) -> Totals:
-    """The sums over the data of some layers."""
+    """The sums over some layers."""
     trainable = non_trainable = macs = connections = 0
-    for data in layers:
-        trainable += data["params"][0]
-        non_trainable += data["params"][1]
-        macs += data["macs"]
-        connections += data["connections"]
+    for layer in layers:
+        trainable += layer.params[0]
+        non_trainable += layer.params[1]
+        macs += layer.macs
+        connections += layer.connections
     return Totals(trainable, non_trainable, macs, connections)
 
 
-def row_stats(net: Network, nodes: dict[str, dict], row, depth) -> RowStats:
-    graph = net.graph
-    windows = [n for n in row.nodes if KINDS[nodes[n]["kind"]].sliding]
+def row_stats(net: Network, row, depth) -> RowStats:
+    layers = net.layers
+    windows = [layers[n] for n in row.nodes if layers[n].kind.sliding]
     patch = ""
     if len(windows) <= 2:  # a conv and its pool, as in AlexNet's rows; blocks have more
         patch = ", ".join(f"{k[0]}×{k[1]}/{s[0]}"
-                          for k, s in (node_window(graph, n) for n in windows))
-    return RowStats(row.name, row.type, patch, graph.nodes[row.output]["shape"],
-                    depth[row.output] - depth[row.input] if not row.head
-                    else depth[row.output] - depth[graph.nodes[row.nodes[0]]["inputs"][0]],
-                    totals_of(nodes[n] for n in row.nodes), row.coord.line, row.head)
+                          for k, s in (window_of(net, layer) for layer in windows))
+    start = row.input if not row.head else layers[row.nodes[0]].inputs[0]
+    return RowStats(row.name, row.type, patch, net.shape(row.output),
+                    depth[row.output] - depth[start],
+                    totals_of(layers[n] for n in row.nodes), row.coord.line, row.head)
 
 
-def node_window(graph, node):
-    """The (kernel, stride) pair a layer applies, from its registry rule."""
-    data = graph.nodes[node]
-    return KINDS[data["kind"]].window(data["attrs"],
-                                      [graph.nodes[i]["shape"] for i in data["inputs"]])
+def window_of(net: Network, layer: Layer):
+    """The (kernel, stride) pair a layer applies, from its kind's rule."""
+    return layer.kind.window(layer.attrs, [net.shape(i) for i in layer.inputs])
 
 
 # --- JSON ---------------------------------------------------------------------------
@@ -113,16 +110,15 @@ def totals_json(t: Totals) -> dict:
 def to_json(stats: Stats, batch: int = 1, dtype: str = "float32") -> dict:
     """The stats as JSON; `batch` and `dtype` size the "memory" figures."""
     net = stats.network
-    graph = net.graph
     fields = receptive_fields(net)
     result = {"network": net.name, "file": net.file,
-              "input": list(graph.nodes[net.input]["shape"]),
-              "output_shape": list(graph.nodes[net.output]["shape"]),
+              "input": list(net.shape(net.input)),
+              "output_shape": list(net.shape(net.output)),
               **totals_json(stats.totals), "weight_layers": stats.weight_layers,
               "conventions": CONVENTIONS}
     if net.heads:
         result["without_heads"] = totals_json(stats.main)
-        result["heads"] = [{"name": r.name, "output_shape": list(graph.nodes[r.output]["shape"]),
+        result["heads"] = [{"name": r.name, "output_shape": list(net.shape(r.output)),
                             "loss_weight": r.loss_weight} for r in net.heads]
     result["rows"] = [{
         "name": r.name, "type": r.type, "patch": r.patch, "output_shape": list(r.output_shape),
@@ -130,17 +126,17 @@ def to_json(stats: Stats, batch: int = 1, dtype: str = "float32") -> dict:
         "macs": r.totals.macs, "connections": r.totals.connections, "line": r.line,
         "head": r.head, "receptive_field": fields[net_row.output].json()}
         for r, net_row in zip(stats.rows, net.rows)]
-    result["layers"] = [{**layer_json(name, data), "receptive_field": fields[name].json()}
-                        for name, data in graph.nodes(data=True)]
+    result["layers"] = [{**layer_json(layer), "receptive_field": fields[name].json()}
+                        for name, layer in net.layers.items()]
     result["memory"] = memory(net, batch, dtype).json()
     result["paths"] = count_paths(net).json()
     return result
 
 
-def layer_json(name: str, data: dict) -> dict:
-    return {"name": name, "kind": data["kind"], "row": data["row"],
-            "output_shape": list(data["shape"]), "params": sum(data["params"]),
-            "trainable": data["params"][0], "macs": data["macs"],
-            "connections": data["connections"], "line": data["coord"].line,
-            "column": data["coord"].column,
-            "expanded_from": [str(frame) for frame in data["chain"]]}
+def layer_json(layer: Layer) -> dict:
+    return {"name": layer.name, "kind": layer.kind.name, "row": layer.row,
+            "output_shape": list(layer.shape), "params": sum(layer.params),
+            "trainable": layer.params[0], "macs": layer.macs,
+            "connections": layer.connections, "line": layer.coord.line,
+            "column": layer.coord.column,
+            "expanded_from": [str(frame) for frame in layer.chain]}

@@ -106,7 +106,7 @@ def run_train(args) -> int:
     try:
         plan = recipe.load(args.recipe, epochs=args.epochs, batch_size=args.batch_size,
                            learning_rate=args.learning_rate, seed=args.seed)
-        dataset = data.load(args.data, net.graph.nodes[net.input]["shape"], plan.seed)
+        dataset = data.load(args.data, net.shape(net.input), plan.seed)
         for line in dataset.notes:
             note(line)
         note(f"recipe ({plan.source}): {plan.epochs} epochs, batch {plan.batch_size}, "
@@ -136,9 +136,9 @@ def open_with_data(args):
     saved = open_model(args.model)
     net = saved.compiled.network
     trained_on = saved.info["data"]
-    dataset = data.load(args.data or trained_on["spec"], net.graph.nodes[net.input]["shape"],
+    dataset = data.load(args.data or trained_on["spec"], net.shape(net.input),
                         trained_on["seed"])
-    dataset.check_fits(net.graph.nodes[net.output]["shape"][-1])
+    dataset.check_fits(net.shape(net.output)[-1])
     for line in dataset.notes:
         note(line)
     x, y = dataset.split(args.split)

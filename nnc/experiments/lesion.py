@@ -4,11 +4,12 @@ The network is rebuilt from the .arch source saved in the model file, with units
 deleted or reordered in its graph, lowered to Keras again, given the trained weights by
 layer name, and evaluated. Nothing is retrained: that is the point of the experiment.
 
-Units. In a residual network a unit is a residual compound: its `add`, the body that
-feeds the add's first input, the shortcut that feeds its second (the unit's input
-itself, option A's `pad_shortcut`, or a projection under `<scope>.shortcut.`), and the
-element-wise layers that follow the add in the same block (ResNet's post-add ReLU). It
-is named after the add's scope: `stage2.1`. Deleting it removes the body and the add, so
+Units. In a residual network a unit is a residual compound: the add that closes it,
+the body that feeds the add's first input, the shortcut that feeds its second (the
+unit's input itself, or the layers the expander marked as that unit's shortcut: option
+A's zero padding or a projection), and the element-wise layers that follow the add in
+the same block call (ResNet's post-add ReLU). It is named after the add's scope:
+`stage2.1`. Deleting it removes the body and the add, so
 that the unit's output is its shortcut's output (Veit et al.: "leaving only the skip
 connection"); the post-add ReLU stays, and as the unit's input has been through a ReLU
 already it changes nothing there. Option A's shortcut has no weights, so a downsampling
@@ -23,16 +24,15 @@ units whose shapes agree (identity shortcuts), by random swaps of two units.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from dataclasses import dataclass, replace
 
 import networkx as nx
 
-from nnc.analysis.paths import BODY
 from nnc.errors import TrainError, closest
-from nnc.ir.kinds import KINDS, is_minor
-from nnc.ir.network import Network
+from nnc.ir.network import BODY, Layer, Network
 from nnc.wording import dims
 
 
@@ -72,46 +72,46 @@ class Unit:
 
 def find_units(net: Network) -> list[Unit]:
     """The residual units, in graph order; in a network that has none, the layers."""
-    graph = net.graph
-    adds = [n for n in graph.nodes if graph.nodes[n]["kind"] == "add"]
-    units = [u for u in (residual_unit(graph, add) for add in adds) if u is not None]
+    adds = [n for n, layer in net.layers.items() if layer.closes_unit]
+    units = [u for u in (residual_unit(net, add) for add in adds) if u is not None]
     if adds:
         return name_uniquely(units)
-    return [layer_unit(graph, n) for n in graph.nodes
-            if KINDS[graph.nodes[n]["kind"]].weight_layer and n not in head_nodes(net)]
+    return [layer_unit(net, n) for n, layer in net.layers.items()
+            if layer.kind.weight_layer and n not in head_nodes(net)]
 
 
-def residual_unit(graph, add: str) -> Unit | None:
-    body_out, shortcut_out = graph.nodes[add]["inputs"][BODY], graph.nodes[add]["inputs"][1]
-    scope = add.rpartition(".")[0]
-    prefix = f"{scope}.shortcut." if scope else "shortcut."
+def residual_unit(net: Network, add: str) -> Unit | None:
+    layers, graph = net.layers, net.graph
+    join = layers[add]
+    body_out, shortcut_out = join.inputs[BODY], join.inputs[1 - BODY]
     shortcut, x = [], shortcut_out
-    while x.startswith(prefix):  # back through the shortcut to the unit's input
+    while layers[x].shortcut and layers[x].unit == add:  # back to the unit's input
         shortcut.append(x)
-        x = graph.nodes[x]["inputs"][0]
-    body = nodes_between(graph, x, body_out)
+        x = layers[x].inputs[0]
+    body = nodes_between(net, x, body_out)
     if body is None or any(set(graph.successors(n)) - body - {add} for n in body):
         return None  # a body that does not start at the input, or that is tapped elsewhere
-    kinds = {graph.nodes[n]["kind"] for n in shortcut}
-    kind = "identity" if not shortcut else "A" if "pad_shortcut" in kinds else "projection"
-    tail = trailing(graph, add, lambda n: n.startswith(scope + "."))
-    segment = tuple(n for n in graph.nodes if n in body or n in shortcut or n in tail
+    weighted = any(sum(layers[n].params) for n in shortcut)
+    kind = "identity" if not shortcut else "projection" if weighted else "A"
+    tail = trailing(net, add, lambda n: (layers[n].row, layers[n].calls) == (join.row,
+                                                                             join.calls))
+    segment = tuple(n for n in layers if n in body or n in shortcut or n in tail
                     or n == add)
-    return Unit(scope or add, kind, graph.nodes[add]["row"], x, add, shortcut_out,
-                frozenset(body | {add}), segment, graph.nodes[x]["shape"],
-                graph.nodes[add]["shape"])
+    scope = add.rpartition(".")[0]  # the unit is called what its add's scope is called
+    return Unit(scope or add, kind, join.row, x, add, shortcut_out,
+                frozenset(body | {add}), segment, net.shape(x), join.shape)
 
 
-def layer_unit(graph, node: str) -> Unit:
-    x = graph.nodes[node]["inputs"][0]
-    row = graph.nodes[node]["row"]
-    tail = trailing(graph, node, lambda n: graph.nodes[n]["row"] == row)
+def layer_unit(net: Network, node: str) -> Unit:
+    x = net.layers[node].inputs[0]
+    row = net.layers[node].row
+    tail = trailing(net, node, lambda n: net.layers[n].row == row)
     segment = (node, *tail)
     return Unit(node, "layer", row, x, segment[-1], x, frozenset(segment), segment,
-                graph.nodes[x]["shape"], graph.nodes[segment[-1]]["shape"])
+                net.shape(x), net.shape(segment[-1]))
 
 
-def nodes_between(graph, start: str, end: str) -> set | None:
+def nodes_between(net: Network, start: str, end: str) -> set | None:
     """The nodes on the paths from `start` (excluded) back from `end` (included), or
     None if some path reaches the network's input without passing `start`."""
     found, todo = set(), [end]
@@ -119,7 +119,7 @@ def nodes_between(graph, start: str, end: str) -> set | None:
         node = todo.pop()
         if node == start or node in found:
             continue
-        inputs = graph.nodes[node]["inputs"]
+        inputs = net.layers[node].inputs
         if not inputs:
             return None
         found.add(node)
@@ -127,21 +127,21 @@ def nodes_between(graph, start: str, end: str) -> set | None:
     return found
 
 
-def trailing(graph, node: str, belongs) -> list[str]:
+def trailing(net: Network, node: str, belongs) -> list[str]:
     """The element-wise layers that follow `node` alone (BN, ReLU, dropout), while
     `belongs` says they are part of the same unit."""
+    graph = net.graph
     tail = []
     while True:
         successors = list(graph.successors(node))
         if len(successors) != 1 or len(list(graph.predecessors(successors[0]))) != 1:
             return tail
-        nxt = successors[0]
-        data = graph.nodes[nxt]
-        if not (is_minor(data["kind"]) and KINDS[data["kind"]].arity == 1 and belongs(nxt)
-                and data["shape"] == graph.nodes[node]["shape"]):
+        nxt = net.layers[successors[0]]
+        if not (nxt.kind.minor and nxt.kind.arity == 1 and belongs(nxt.name)
+                and nxt.shape == net.shape(node)):
             return tail
-        tail.append(nxt)
-        node = nxt
+        tail.append(nxt.name)
+        node = nxt.name
 
 
 def name_uniquely(units: list[Unit]) -> list[Unit]:
@@ -186,7 +186,6 @@ def deleted(net: Network, units: list[Unit], keep_shortcut: bool = False) -> Net
 def reordered(net: Network, moves) -> Network:
     """The inference network with each run of units (consecutive, same shapes) in its
     new order: `moves` pairs a run with a permutation of its indices."""
-    graph = net.graph
     # The run's last unit is read by what follows the run: that reads the new last one.
     replacement = {units[-1].end: units[order[-1]].end for units, order in moves
                    if order[-1] != len(units) - 1}
@@ -195,7 +194,7 @@ def reordered(net: Network, moves) -> Network:
         previous = resolve(units[0].input, replacement)  # a run may follow another run
         for unit in (units[i] for i in order):
             for node in unit.segment:
-                inputs = graph.nodes[node]["inputs"]
+                inputs = net.layers[node].inputs
                 if unit.input in inputs:
                     new_inputs[node] = tuple(previous if i == unit.input else i
                                              for i in inputs)
@@ -215,26 +214,25 @@ def rebuilt(net: Network, removed: set, new_inputs: dict, replacement: dict) -> 
     its nodes in a topological order again."""
 
     heads = head_nodes(net)
-    order = {n: i for i, n in enumerate(net.graph.nodes)}
-    draft = nx.DiGraph()
-    for node, data in net.graph.nodes(data=True):
+    order = {n: i for i, n in enumerate(net.layers)}
+    draft: dict[str, Layer] = {}
+    for node, layer in net.layers.items():
         if node in removed or node in heads:
             continue
-        inputs = new_inputs.get(node) or tuple(resolve(i, replacement)
-                                               for i in data["inputs"])
-        draft.add_node(node, **{**data, "inputs": inputs})
-    for node, data in draft.nodes(data=True):
-        draft.add_edges_from((i, node) for i in data["inputs"])
-    graph = nx.DiGraph()  # lowering walks the nodes in insertion order
-    for node in nx.lexicographical_topological_sort(draft, key=order.get):
-        graph.add_node(node, **draft.nodes[node])
-    graph.add_edges_from(draft.edges)
+        inputs = new_inputs.get(node) or tuple(resolve(i, replacement) for i in layer.inputs)
+        draft[node] = dataclasses.replace(layer, inputs=inputs)
+    edges = nx.DiGraph((i, node) for node, layer in draft.items() for i in layer.inputs)
+    edges.add_nodes_from(draft)
+    graph = nx.DiGraph()  # lowering walks the layers in insertion order
+    graph.add_nodes_from(nx.lexicographical_topological_sort(edges, key=order.get))
+    graph.add_edges_from(edges.edges)
+    layers = {node: draft[node] for node in graph}
     rows = [replace(row, nodes=[n for n in row.nodes if n in graph],
                     input=resolve(row.input, replacement),
                     output=resolve(row.output, replacement))
             for row in net.rows if not row.head]
-    return replace(net, graph=graph, output=resolve(net.output, replacement), rows=rows,
-                   expects=())
+    return replace(net, graph=graph, layers=layers, output=resolve(net.output, replacement),
+                   rows=rows, expects=())
 
 
 def lesioned_model(net: Network, trained):

@@ -35,7 +35,7 @@ def of(study, experiment: str) -> list:
 def chance(study) -> float:
     """The error of guessing: 1 − 1/classes."""
     net = study.net
-    return 1 - 1 / net.graph.nodes[net.output]["shape"][-1]
+    return 1 - 1 / net.shape(net.output)[-1]
 
 
 # --- text --------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def train(compiled, data, recipe, out=None, checkpoints=None, strategy="none",
     net = compiled.network
     path, _ = output_path(net.name, out, "keras")
     check_destination(path, "keras")
-    data.check_fits(net.graph.nodes[net.output]["shape"][-1])
+    data.check_fits(net.shape(net.output)[-1])
     distribution = make_strategy(strategy)
     directory = checkpoints or path + ".ckpt"
     if strategy == "multiworker":  # workers may share a disk: one directory each
@@ -95,28 +95,27 @@ def compile_for_training(model, net, recipe, images: int):
         fitted = keras.Model(image, model(augment(image)), name=f"{model.name}_augmented")
     outputs = [net.output] + [h.output for h in net.heads]
     fitted.compile(optimizer=optimizer(recipe, math.ceil(images / recipe.batch_size)),
-                   loss=[loss_for(net.graph, node) for node in outputs],
+                   loss=[loss_for(net.layers[node]) for node in outputs],
                    loss_weights=loss_weights(recipe, net.heads),
                    metrics=[["accuracy", *top5(net)]] + [[] for _ in net.heads])
     return fitted
 
 
 def top5(net) -> list:
-    if net.graph.nodes[net.output]["shape"][-1] <= 5:
+    if net.shape(net.output)[-1] <= 5:
         return []
     return [keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")]
 
 
-def loss_for(graph, node):
-    """The loss an output is trained with, from the layer that makes it: cross-entropy
-    on probabilities after a softmax, LeCun's eq. (9) after rbf outputs, and
-    cross-entropy on logits otherwise."""
-    data = graph.nodes[node]
-    if data["kind"] == "rbf":
+def loss_for(layer):
+    """The loss an output is trained with, from what its layer's values mean:
+    cross-entropy on probabilities after a softmax, LeCun's eq. (9) on RBF distances,
+    and cross-entropy on logits otherwise."""
+    meaning = layer.kind.outputs(layer.attrs)
+    if meaning == "distances":
         from nnc.backends.keras.layers import RBFMapLoss
         return RBFMapLoss()
-    probabilities = data["kind"] == "softmax" or data["attrs"].get("activation") == "softmax"
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=meaning == "logits")
 
 
 def record(compiled, data, recipe) -> dict:
@@ -285,7 +284,7 @@ def evaluate(model, compiled, x, y) -> dict:
     five classes, top-5 error."""
     net = compiled.network
     outputs = predict(model, x)
-    loss = loss_for(net.graph, net.output)
+    loss = loss_for(net.layers[net.output])
     result = {"images": int(len(y)), "loss": float(loss(y, outputs)),
               "accuracy": 1 - error_of(outputs, y), "error": error_of(outputs, y)}
     if outputs.shape[1] > 5:

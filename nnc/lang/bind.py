@@ -41,9 +41,11 @@ class Scope:
     env: dict = field(default_factory=dict)
     chain: tuple[Frame, ...] = ()
     blocks: tuple[str, ...] = ()  # the block calls being expanded, outermost first
+    calls: tuple[str, ...] = ()   # their names (`conv3_x.2`), outermost first
+    shortcut: bool = False        # inside a residual unit's shortcut
 
-    def child(self, segment: str) -> "Scope":
-        return replace(self, path=self.path + (segment,))
+    def child(self, segment: str, shortcut: bool = False) -> "Scope":
+        return replace(self, path=self.path + (segment,), shortcut=self.shortcut or shortcut)
 
 
 class Binder:

@@ -28,7 +28,9 @@ from nnc.errors import (
     did_you_mean,
 )
 from nnc.ir.kinds import KINDS, Kind, is_minor
-from nnc.ir.network import Network, Row
+from nnc.ir.kinds.core import BatchNorm, Conv
+from nnc.ir.kinds.joins import Add, Concat, Input, PadShortcut
+from nnc.ir.network import Layer, Network, Row
 from nnc.lang import ast
 from nnc.lang.bind import COMPOUNDS, Binder, Scope, replace_position
 from nnc.wording import dims
@@ -56,8 +58,7 @@ class Expander(Binder):
         self.blocks = unique_blocks(program.blocks)
         self.defaults = self.collect_defaults(program.defaults)
         self.graph = nx.DiGraph()
-        self.data: dict[str, dict] = {}  # node -> its data in the graph, by plain dict
-        # lookup (networkx's node view checks its argument on every access)
+        self.layers: dict[str, Layer] = {}
         self.resolved: dict[tuple, tuple[Kind, dict]] = {}  # see expand_unit
         self.counters: dict[tuple, int] = defaultdict(int)
         self.created: list[str] = []
@@ -78,12 +79,13 @@ class Expander(Binder):
                                   "'input 224x224x3'", where)
         if not p.rows:
             raise ArchSyntaxError("the network has no layers", p.input_coord)
-        x = first = self.add(KINDS["input"], {"shape": p.input}, [], Scope(), p.input_coord,
+        x = first = self.add(KINDS[Input.name], {"shape": p.input}, [], Scope(), p.input_coord,
                              "input")
         for row in p.rows:
             x = self.top_row(row, x)
         name = p.network or p.file.rsplit("/", 1)[-1].removesuffix(".arch")
-        return Network(name, p.file, source, self.graph, first, x, self.rows, p.expects)
+        return Network(name, p.file, source, self.graph, self.layers, first, x, self.rows,
+                       p.expects)
 
     def top_row(self, row: ast.Row, x: str) -> str:
         if row.label in self.row_outputs:
@@ -102,7 +104,7 @@ class Expander(Binder):
             raise ArchNameError(f"this row has no label, so it would be called '{name}', "
                                 f"which names an earlier row; give it a label", row.coord)
         for node in nodes:
-            self.data[node]["row"] = name
+            self.layers[node].row = name
         self.rows.append(Row(name, row_type(row, self.blocks), row.coord, nodes, x, y, head,
                              loss_weight))
         self.row_outputs[name] = y
@@ -218,8 +220,9 @@ class Expander(Binder):
         env = self.bind_arguments(block, unit, scope)
         self.counters[(scope.path, "#call")] += 1
         frame = Frame(unit.text, unit.coord, block.coord)
-        inner = Scope(scope.path + (str(self.counters[(scope.path, "#call")]),), env,
-                      scope.chain + (frame,), scope.blocks + (block.name,))
+        path = scope.path + (str(self.counters[(scope.path, "#call")]),)
+        inner = Scope(path, env, scope.chain + (frame,), scope.blocks + (block.name,),
+                      scope.calls + (".".join(path),), scope.shortcut)
         for row in block.body:
             x = self.expand_row(row, x, inner)
         return x
@@ -286,25 +289,32 @@ class Expander(Binder):
                     f"a zero-padding shortcut (option A) cannot reduce channels. Received: "
                     f"body maps {dims(x_shape)} to {dims(y_shape)}", compound.coord,
                     scope.chain)
-            s = self.add(KINDS["pad_shortcut"], {"stride": stride, "channels": y_shape[2]},
-                         [x], scope.child("shortcut"), compound.coord, "residual")
+            s = self.add(KINDS[PadShortcut.name], {"stride": stride, "channels": y_shape[2]},
+                         [x], scope.child("shortcut", shortcut=True), compound.coord,
+                         "residual")
         elif x_shape != y_shape:
             raise ArchShapeError(
                 f"residual body and shortcut disagree: the body maps {dims(x_shape)} to "
                 f"{dims(y_shape)}, but shortcut=identity needs equal shapes; use shortcut=A "
                 f"(zero-padding) or B (projection)", compound.coord, scope.chain)
-        return self.add(KINDS["add"], {}, [y, s], scope, compound.coord, "residual")
+        add = self.add(KINDS[Add.name], {}, [y, s], scope, compound.coord, "residual")
+        for node in self.created[start:]:  # the innermost unit claims a layer first
+            if self.layers[node].unit is None:
+                self.layers[node].unit = add
+        return add
 
     def projection(self, x, x_shape, y_shape, body_nodes, compound, scope) -> str:
         """Option B/C: a 1×1 conv with the body's stride, plus BN when the body has BN."""
         stride = self.shortcut_stride(x_shape, y_shape, compound, scope)
-        conv_attrs = self.attrs_for("conv", KINDS["conv"].attrs, {
+        conv_attrs = self.attrs_for(Conv.name, KINDS[Conv.name].attrs, {
             "kernel": (1, 1), "filters": y_shape[-1], "stride": (stride, stride),
             "padding": "same", "groups": 1, "activation": "none", "rounding": "exact"})
-        shortcut = scope.child("shortcut")
-        s = self.add(KINDS["conv"], conv_attrs, [x], shortcut, compound.coord, "projection")
-        if any(self.data[n]["kind"] == "bn" for n in body_nodes):
-            s = self.add(KINDS["bn"], self.attrs_for("bn", KINDS["bn"].attrs, {}), [s],
+        shortcut = scope.child("shortcut", shortcut=True)
+        s = self.add(KINDS[Conv.name], conv_attrs, [x], shortcut, compound.coord,
+                     "projection")
+        if any(self.layers[n].kind.normalization for n in body_nodes):
+            norm = KINDS[BatchNorm.name]
+            s = self.add(norm, self.attrs_for(norm.name, norm.attrs, {}), [s],
                          shortcut, compound.coord, "projection")
         return s
 
@@ -323,7 +333,7 @@ class Expander(Binder):
         for i, row in enumerate(compound.body, start=1):
             branch = scope if row.label else scope.child(f"b{i}")
             outputs.append(self.expand_row(row, x, branch))
-        return self.add(KINDS["concat"], {}, outputs, scope, compound.coord, "concat")
+        return self.add(KINDS[Concat.name], {}, outputs, scope, compound.coord, "concat")
 
     def head(self, row: ast.Row, scope: Scope) -> tuple[str, float]:
         options = self.compound_options(row.body, scope)
@@ -338,7 +348,7 @@ class Expander(Binder):
 
     # --- nodes ---------------------------------------------------------------------
     def shape(self, node: str) -> tuple[int, ...]:
-        return self.data[node]["shape"]
+        return self.layers[node].shape
 
     def add(self, kind: Kind, attrs: dict, inputs: list[str], scope: Scope, coord: Coord,
             text: str) -> str:
@@ -346,7 +356,7 @@ class Expander(Binder):
         counter = (scope.path, kind.name)
         self.counters[counter] += 1
         name = ".".join((*scope.path, f"{kind.name}{self.counters[counter]}"))
-        in_shapes = [self.data[i]["shape"] for i in inputs]
+        in_shapes = [self.layers[i].shape for i in inputs]
         try:
             shape = kind.shape(attrs, in_shapes)
             params = kind.params(attrs, in_shapes, shape)
@@ -354,12 +364,11 @@ class Expander(Binder):
             raise type(e)(f"{text}: {e.message}", e.coord or coord,
                           e.chain or scope.chain) from None
         self.check_limits(params, coord, scope)
-        self.graph.add_node(
-            name, kind=kind.name, attrs=attrs, inputs=tuple(inputs), shape=shape,
-            params=params, macs=kind.macs(attrs, in_shapes, shape),
-            connections=kind.connections(attrs, in_shapes, shape),
-            coord=coord, chain=scope.chain, row=None)
-        self.data[name] = self.graph.nodes[name]
+        self.layers[name] = Layer(
+            name, kind, attrs, tuple(inputs), shape, params, kind.macs(attrs, in_shapes, shape),
+            kind.connections(attrs, in_shapes, shape), coord, scope.chain, scope.calls,
+            shortcut=scope.shortcut)
+        self.graph.add_node(name)
         for i in inputs:
             self.graph.add_edge(i, name)
         self.created.append(name)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from nnc.analysis.compiled import Compiled
 from nnc.analysis.receptive import Field, receptive_fields
-from nnc.ir.kinds import KINDS
+from nnc.ir.network import Layer
 from nnc.present.report import table
 from nnc.wording import dims, human
 
@@ -86,24 +86,22 @@ def row_sides(c: Compiled) -> dict[str, RowSide]:
             for row, r in zip(net.rows, c.stats.rows)}
 
 
-def layer_side(graph, node: str) -> dict:
-    data = graph.nodes[node]
-    return {"kind": data["kind"], "layer": KINDS[data["kind"]].describe(data["attrs"]),
-            "attrs": data["attrs"], "output_shape": data["shape"],
-            "params": sum(data["params"])}
+def layer_side(layer: Layer) -> dict:
+    return {"kind": layer.kind.name, "layer": layer.kind.describe(layer.attrs),
+            "attrs": layer.attrs, "output_shape": layer.shape, "params": sum(layer.params)}
 
 
 def layer_diffs(a: Compiled, b: Compiled, row: str, only: dict) -> list[LayerDiff]:
     """Layers of a row present in both files whose kind, attributes or shape differ;
     counts the layers on one side only into `only`."""
-    nodes = [{n for n in c.network.graph if c.network.graph.nodes[n]["row"] == row}
+    nodes = [{n for n, layer in c.network.layers.items() if layer.row == row}
              for c in (a, b)]
     only["a"] += len(nodes[0] - nodes[1])
     only["b"] += len(nodes[1] - nodes[0])
-    order = [n for n in a.network.graph if n in nodes[1] and n in nodes[0]]
+    order = [n for n in a.network.layers if n in nodes[1] and n in nodes[0]]
     result = []
     for node in order:
-        sa, sb = layer_side(a.network.graph, node), layer_side(b.network.graph, node)
+        sa, sb = layer_side(a.network.layers[node]), layer_side(b.network.layers[node])
         if sa != sb:
             result.append(LayerDiff(node, sa, sb))
     return result

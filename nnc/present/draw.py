@@ -18,10 +18,8 @@ from html import escape
 
 from nnc.analysis.compiled import Compiled
 from nnc.errors import ArchIOError
-from nnc.ir.kinds import KINDS, is_minor
-from nnc.ir.network import Network
+from nnc.ir.network import Layer, Network
 from nnc.present.output import write_atomically
-from nnc.present.tables import call_instance
 from nnc.wording import dims, human
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -43,21 +41,20 @@ class Group:
 
 def group_layers(net: Network, expand: bool) -> tuple[dict[str, str], dict[str, Group]]:
     """Map every layer to the key of the diagram node that shows it."""
-    graph = net.graph
     group_of: dict[str, str] = {}
     groups: dict[str, Group] = {}
-    for node, data in graph.nodes(data=True):
-        instance = call_instance(node, data["chain"])
+    for node, layer in net.layers.items():
+        instance = layer.call
         if expand:
             key = node
         elif instance:
             frame = instance[0]
-            key = f"{data['row']}/{frame.call}@{frame.called_at.line}:{frame.called_at.column}"
-        elif folds_into_input(graph, node, groups, group_of):
-            key = group_of[data["inputs"][0]]
+            key = f"{layer.row}/{frame.call}@{frame.called_at.line}:{frame.called_at.column}"
+        elif folds_into_input(net, layer, groups, group_of):
+            key = group_of[layer.inputs[0]]
         else:
             key = node
-        group = groups.setdefault(key, Group(key, data["row"]))
+        group = groups.setdefault(key, Group(key, layer.row))
         group.nodes.append(node)
         if instance and not expand:
             group.call = instance[0].call
@@ -66,23 +63,20 @@ def group_layers(net: Network, expand: bool) -> tuple[dict[str, str], dict[str, 
     return group_of, groups
 
 
-def folds_into_input(graph, node, groups, group_of) -> bool:
+def folds_into_input(net: Network, layer: Layer, groups, group_of) -> bool:
     """A BN, activation, dropout or LRN right after a layer of the same row, which
     nothing else reads, is drawn inside that layer's node."""
-    data = graph.nodes[node]
-    if not is_minor(data["kind"]) or len(data["inputs"]) != 1:
+    if not layer.kind.minor or len(layer.inputs) != 1:
         return False
-    source = data["inputs"][0]
-    return (graph.nodes[source]["row"] == data["row"] and graph.out_degree(source) == 1
-            and groups[group_of[source]].call is None
-            and not KINDS[graph.nodes[source]["kind"]].internal)
+    source = net.layers[layer.inputs[0]]
+    return (source.row == layer.row and net.graph.out_degree(source.name) == 1
+            and groups[group_of[source.name]].call is None and not source.kind.internal)
 
 
 def assign_clusters(net: Network, groups: dict[str, Group], expand: bool) -> dict:
     """Give each group its cluster path: its row's cluster (when the row has more than
     one node) and, when expanded, one cluster per block call around it. Returns the
     label of every cluster."""
-    graph = net.graph
     labels = {}
     per_row: dict = {}
     for g in groups.values():
@@ -96,7 +90,7 @@ def assign_clusters(net: Network, groups: dict[str, Group], expand: bool) -> dic
         for g in members:
             g.clusters = row_cluster
             if expand:
-                g.clusters += call_clusters(graph, g.nodes[0], labels)
+                g.clusters += call_clusters(net.layers[g.nodes[0]], labels)
         if row_cluster and len({g.clusters[1:2] for g in members}) == 1 \
                 and len(members[0].clusters) > 1:  # the row is one block call: one box
             call = members[0].clusters[1]
@@ -106,15 +100,12 @@ def assign_clusters(net: Network, groups: dict[str, Group], expand: bool) -> dic
     return labels
 
 
-def call_clusters(graph, node: str, labels: dict) -> tuple:
-    """One cluster per block call a layer is inside, named by the call's name prefix."""
-    parts = node.split(".")
-    counters = [i for i, part in enumerate(parts) if part.isdigit()]
+def call_clusters(layer: Layer, labels: dict) -> tuple:
+    """One cluster per block call a layer is inside, named after the call."""
     result = []
-    for frame, i in zip(graph.nodes[node]["chain"], counters):
-        name = "call:" + ".".join(parts[:i + 1])
-        labels[name] = escape(f"{'.'.join(parts[:i + 1])}: {frame.call}")
-        result.append(name)
+    for frame, call in zip(layer.chain, layer.calls):
+        labels["call:" + call] = escape(f"{call}: {frame.call}")
+        result.append("call:" + call)
     return tuple(result)
 
 
@@ -127,7 +118,7 @@ def row_title(row) -> str:
 def category(net: Network, g: Group) -> str:
     if g.call:
         return "call"
-    kind = KINDS[net.graph.nodes[g.nodes[0]]["kind"]]
+    kind = net.layers[g.nodes[0]].kind
     if g.nodes[0] == net.input:
         return "input"
     if kind.weight_layer:
@@ -140,32 +131,30 @@ def category(net: Network, g: Group) -> str:
 def label(net: Network, g: Group, row_named: bool, expand: bool) -> str:
     """An HTML-like label: the row (when the node is a row of its own), what the node
     is, its output shape and its parameters."""
-    graph = net.graph
-    last = graph.nodes[g.nodes[-1]]
-    params = sum(sum(graph.nodes[n]["params"]) for n in g.nodes)
+    last = net.layers[g.nodes[-1]]
+    params = sum(sum(net.layers[n].params) for n in g.nodes)
     if g.call:
         title = g.call + (f" ×{len(g.instances)}" if len(g.instances) > 1 else "")
     elif g.nodes[0] == net.input:
         title = "input"
     else:
-        title = layer_title(graph, g.nodes[0], expand)
-        title += "".join(f" + {graph.nodes[n]['kind']}" for n in g.nodes[1:])
+        title = layer_title(net.layers[g.nodes[0]], expand)
+        title += "".join(f" + {net.layers[n].kind.name}" for n in g.nodes[1:])
     lines = [f"<b>{escape(g.row)}</b>"] if row_named and g.row else []
-    lines += [escape(title), f'<font point-size="10">{dims(last["shape"])}'
+    lines += [escape(title), f'<font point-size="10">{dims(last.shape)}'
               + (f" · {human(params)} params" if params else "") + "</font>"]
     # a table, because in plain <br/> lines an underscore runs into the line below
     cells = "".join(f"<tr><td>{line}</td></tr>" for line in lines)
     return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{cells}</table>>'
 
 
-def layer_title(graph, node: str, expand: bool) -> str:
+def layer_title(layer: Layer, expand: bool) -> str:
     """`conv 7×7, 64, stride 2`; expanded, the layer's own name instead of its kind
     (`conv2: 3×3, 64`), to match `nnc stats --expand`."""
-    data = graph.nodes[node]
-    kind = KINDS[data["kind"]]
-    text = kind.describe(data["attrs"])
+    kind = layer.kind
+    text = kind.describe(layer.attrs)
     if expand:
-        return f"{node.rsplit('.', 1)[-1]}: {text}"
+        return f"{layer.name.rsplit('.', 1)[-1]}: {text}"
     return text if not kind.weight_layer or kind.name in text else f"{kind.name} {text}"
 
 
@@ -189,8 +178,8 @@ def diagram(compiled: Compiled, expand: bool = False):
     ids = {key: f"n{i}" for i, key in enumerate(groups)}  # keys hold ':', which dot reads
     add_nodes(dot, net, groups, labels, ids, expand)
     edges = dict.fromkeys(  # in creation order, so the same file gives the same drawing
-        (group_of[i], group_of[n]) for n, d in net.graph.nodes(data=True)
-        for i in d["inputs"] if group_of[i] != group_of[n])
+        (group_of[i], group_of[n]) for n, layer in net.layers.items()
+        for i in layer.inputs if group_of[i] != group_of[n])
     for source, target in edges:
         dot.edge(ids[source], ids[target])
     return dot

@@ -30,19 +30,17 @@ def totals_lines(label: str, t: Totals) -> list[str]:
 def format_stats(stats: Stats, expand: bool = False, batch: int = 1,
                  dtype: str = "float32") -> str:
     net = stats.network
-    graph = net.graph
     fields = receptive_fields(net)
     lines = [f"network {net.name}  ({net.file})",
-             f"input {dims(graph.nodes[net.input]['shape'])}, output "
-             f"{dims(graph.nodes[net.output]['shape'])}",
+             f"input {dims(net.shape(net.input))}, output {dims(net.shape(net.output))}",
              f"counting: {CONVENTIONS}", ""]
     if expand:
         headers = ["layer", "kind", "output", "field/stride", "params", "MACs",
                    "connections", "line"]
-        body = [[name, d["kind"], dims(d["shape"]), fields[name].text(),
-                 f"{sum(d['params']):,}", human(d["macs"]), f"{d['connections']:,}",
-                 str(d["coord"].line)]
-                for name, d in graph.nodes(data=True)]
+        body = [[name, layer.kind.name, dims(layer.shape), fields[name].text(),
+                 f"{sum(layer.params):,}", human(layer.macs), f"{layer.connections:,}",
+                 str(layer.coord.line)]
+                for name, layer in net.layers.items()]
         lines.append(table(headers, body, {3, 4, 5, 6, 7}))
     else:
         headers = ["row", "type", "patch/stride", "output", "field/stride", "depth",
@@ -67,7 +65,7 @@ def format_comparison(all_stats: list[Stats]) -> str:
     """One column per network, one line per figure."""
     headers = ["", *(s.network.name for s in all_stats)]
     figures = [
-        ("input", lambda s: dims(s.network.graph.nodes[s.network.input]["shape"])),
+        ("input", lambda s: dims(s.network.shape(s.network.input))),
         ("weight layers", lambda s: str(s.weight_layers)),
         ("params", lambda s: f"{s.totals.params:,}"),
         ("params (millions)", lambda s: f"{s.totals.params / 1e6:.1f}"),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from nnc.analysis.receptive import receptive_fields
 from nnc.analysis.stats import Stats
-from nnc.ir.kinds import KINDS, is_minor
+from nnc.ir.network import Layer
 from nnc.wording import dims, human
 
 LAYOUTS = ("auto", "resnet", "googlenet", "plain")
@@ -72,7 +72,7 @@ def totals_rows(stats: Stats, width: int, params_at: int) -> list[list]:
 
 def resnet_table(stats: Stats) -> Table:
     net = stats.network
-    rows = [[row_label(row), dims(net.graph.nodes[row.output]["shape"]), row_layers(net, row),
+    rows = [[row_label(row), dims(net.shape(row.output)), row_layers(net, row),
              r.totals.params, r.totals.macs] for row, r in zip(net.rows, stats.rows)]
     return Table(["layer name", "output size", "layers", "params", "MACs"],
                  ["text", "text", "text", "count", "ops"], rows + totals_rows(stats, 5, 3))
@@ -103,39 +103,26 @@ def plain_table(stats: Stats) -> Table:
 
 # --- what a row holds -------------------------------------------------------------------
 
-def shown_layers(net, nodes) -> list[str]:
+def shown_layers(net, nodes) -> list[Layer]:
     """The layers a paper's table names: not the compiler's joins, BN or activations
     (unless that is all there is), nor the shortcut projections ResNet's table omits."""
-    graph = net.graph
-    written = [n for n in nodes if not KINDS[graph.nodes[n]["kind"]].internal
-               and "shortcut" not in n.split(".")]
-    return [n for n in written if not is_minor(graph.nodes[n]["kind"])] or written
-
-
-def call_instance(name: str, chain) -> tuple | None:
-    """Which outermost block call made a layer: its frame and the name up to the call's
-    counter (`conv3_x.2.conv1` -> `conv3_x.2`), or None outside blocks."""
-    if not chain:
-        return None
-    parts = name.split(".")
-    counter = next(i for i, part in enumerate(parts) if part.isdigit())
-    return chain[0], ".".join(parts[:counter + 1])
+    layers = [net.layers[n] for n in nodes]
+    written = [layer for layer in layers if not layer.kind.internal and not layer.shortcut]
+    return [layer for layer in written if not layer.kind.minor] or written
 
 
 def row_layers(net, row) -> list:
     """A row's layers as lines: a plain layer as the paper writes it, a block call as a
     bracket of its layers (without strides, as in ResNet's Table 1), and runs of equal
     lines merged into one bracket ×n."""
-    graph = net.graph
-    units: list[list] = []  # [block call instance or layer, descriptions, is a call]
-    for node in shown_layers(net, row.nodes):
-        data = graph.nodes[node]
-        instance = call_instance(node, data["chain"])
-        text = KINDS[data["kind"]].describe(data["attrs"], strides=instance is None)
-        if instance is not None and units and units[-1][0] == instance:
+    units: list[list] = []  # [block call or layer, descriptions, is a call]
+    for layer in shown_layers(net, row.nodes):
+        call = layer.call
+        text = layer.kind.describe(layer.attrs, strides=call is None)
+        if call is not None and units and units[-1][0] == call:
             units[-1][1] += (text,)
         else:
-            units.append([instance or node, (text,), instance is not None])
+            units.append([call or layer.name, (text,), call is not None])
     runs: list[list] = []  # [descriptions, is a call, times]
     for _, texts, call in units:
         if runs and runs[-1][:2] == [texts, call]:
@@ -150,39 +137,36 @@ def inception_columns(stats: Stats, row) -> dict | None:
     """GoogLeNet's six columns for a row whose output concatenates the four inception
     branches (1×1; 1×1 then 3×3; 1×1 then 5×5; pool then 1×1), or the reduce columns of
     a plain 1×1-then-3×3 row like GoogLeNet's conv2; None for any other row."""
-    graph = stats.network.graph
-    out = graph.nodes[row.output]
-    if out["kind"] != "concat":
-        columns = branch_columns(graph, [n for n in row.nodes if windowed(graph, n)])
+    net = stats.network
+    out = net.layers[row.output]
+    if not out.kind.concatenates:
+        columns = branch_columns([net.layers[n] for n in row.nodes
+                                  if net.layers[n].kind.sliding])
         return columns if columns and "#3×3 reduce" in columns else None
     columns = {}
-    for end in out["inputs"]:
-        named = branch_columns(graph, branch_layers(graph, set(row.nodes), end))
+    for end in out.inputs:
+        named = branch_columns(branch_layers(net, set(row.nodes), end))
         if named is None or set(named) & set(columns):
             return None
         columns.update(named)
     return columns
 
 
-def windowed(graph, node) -> bool:
-    return KINDS[graph.nodes[node]["kind"]].sliding
-
-
-def branch_layers(graph, row_nodes: set, end: str) -> list[str]:
+def branch_layers(net, row_nodes: set, end: str) -> list[Layer]:
     """The conv and pool layers of one branch, walking back from its end to the fork."""
     layers = []
     node = end
-    while node in row_nodes and graph.out_degree(node) == 1:
-        if windowed(graph, node):
-            layers.insert(0, node)
-        node = graph.nodes[node]["inputs"][0]
+    while node in row_nodes and net.graph.out_degree(node) == 1:
+        layer = net.layers[node]
+        if layer.kind.sliding:
+            layers.insert(0, layer)
+        node = layer.inputs[0]
     return layers
 
 
-def branch_columns(graph, branch: list[str]) -> dict | None:
-    data = [graph.nodes[n] for n in branch]
-    kernels = [d["attrs"]["kernel"] if d["kind"] == "conv" else "pool" for d in data]
-    filters = [d["attrs"].get("filters") for d in data]
+def branch_columns(branch: list[Layer]) -> dict | None:
+    kernels = [layer.attrs.get("kernel", "pool") for layer in branch]  # pools have a size
+    filters = [layer.attrs.get("filters") for layer in branch]
     if kernels == [(1, 1)]:
         return {"#1×1": filters[0]}
     if kernels in ([(1, 1), (3, 3)], [(1, 1), (5, 5)]):

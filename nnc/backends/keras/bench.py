@@ -173,7 +173,7 @@ def bench(compiled, batch: int = 32, batches: int = 10, warmup: int = 2,
     model = to_keras(compiled, heads=False, precision=precision)
     model.compile(jit_compile=jit)
     net = compiled.network
-    images = random_images(net.graph.nodes[net.input]["shape"], batch)
+    images = random_images(net.shape(net.input), batch)
     matmul, flops = matmul_step(COMPUTE_DTYPES[precision], peak_size)
     seconds = time_interleaved({"nnc": inference_step(model, images), "matmul": matmul},
                                batches, warmup)

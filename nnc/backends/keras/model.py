@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from nnc.backends.keras.lowering import LOWERINGS
-from nnc.ir.kinds import KINDS
+from nnc.ir.network import Layer
 from nnc.wording import dims
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -57,62 +57,61 @@ def float32_nodes(net, outputs) -> set[str]:
     probabilities and the loss computed on them do not lose precision."""
     keep = set(outputs)
     for node in outputs:
-        data = net.graph.nodes[node]
-        if data["kind"] == "softmax":
-            keep.update(data["inputs"])
+        layer = net.layers[node]
+        if layer.kind.minor and layer.kind.outputs(layer.attrs) == "probabilities":
+            keep.update(layer.inputs)  # a softmax layer of its own: keep its logits too
     return keep
 
 
 def lower_nodes(net, skipped, float32, precision, keras) -> dict:
     """Keras tensors by node, made in insertion order, which is topological."""
-    graph = net.graph
     tensors = {}
     previous = keras.config.dtype_policy()
     try:
-        for node, data in graph.nodes(data=True):
+        for node, layer in net.layers.items():
             if node in skipped:
                 continue
             # Layers take the global policy when they are made: set it per node.
             keras.config.set_dtype_policy("float32" if node in float32 else precision)
-            tensors[node] = lower_node(node, data, graph, tensors, keras)
+            tensors[node] = lower_node(net, layer, tensors, keras)
     finally:
         keras.config.set_dtype_policy(previous)
     return tensors
 
 
-def lower_node(node, data, graph, tensors, keras):
-    kind = KINDS[data["kind"]]
-    in_shapes = [graph.nodes[i]["shape"] for i in data["inputs"]]
-    ins = [tensors[i] for i in data["inputs"]]
+def lower_node(net, layer: Layer, tensors, keras):
+    kind = layer.kind
+    in_shapes = [net.shape(i) for i in layer.inputs]
+    ins = [tensors[i] for i in layer.inputs]
     try:
-        layer = LOWERINGS[kind.name](kind, data["attrs"], node, in_shapes, keras)
+        made = LOWERINGS[kind.name](kind, layer.attrs, layer.name, in_shapes, keras)
         if kind.arity == 0:  # the input: keras.Input is a tensor, not a layer to call
-            return layer
-        return layer(ins if kind.arity is None else ins[0])
+            return made
+        return made(ins if kind.arity is None else ins[0])
     except Exception as e:  # Keras refusing a layer nnc checked is a bug in nnc
-        raise LoweringError(f"{where(node, data)}: Keras rejects the {data['kind']} layer: "
+        raise LoweringError(f"{where(layer)}: Keras rejects the {kind.name} layer: "
                             f"{type(e).__name__}: {e}") from e
 
 
-def where(node, data) -> str:
-    return f"{node} at {data['coord']}"
+def where(layer: Layer) -> str:
+    return f"{layer.name} at {layer.coord}"
 
 
 # --- verification ---------------------------------------------------------------------
 
 def verify(model, compiled, tensors, heads: bool) -> None:
-    graph = compiled.network.graph
+    layers = compiled.network.layers
     for node, tensor in tensors.items():
-        expected, got = graph.nodes[node]["shape"], tuple(tensor.shape[1:])
+        expected, got = layers[node].shape, tuple(tensor.shape[1:])
         if got != tuple(expected):
-            raise LoweringError(f"{where(node, graph.nodes[node])}: the Keras output is "
+            raise LoweringError(f"{where(layers[node])}: the Keras output is "
                                 f"{dims(got)} but nnc computed {dims(expected)}")
-    counted = params_by_node(model, graph)
+    counted = params_by_node(model, layers)
     for node in tensors:
-        expected = tuple(graph.nodes[node]["params"])
+        expected = tuple(layers[node].params)
         if counted.get(node, (0, 0)) != expected:
             raise LoweringError(
-                f"{where(node, graph.nodes[node])}: Keras counts {counted.get(node, (0, 0))} "
+                f"{where(layers[node])}: Keras counts {counted.get(node, (0, 0))} "
                 f"(trainable, non-trainable) parameters but nnc counted {expected}")
     totals = compiled.stats.totals if heads else compiled.stats.main
     got = (model.count_params(), weight_count(model.trainable_weights),
@@ -123,7 +122,7 @@ def verify(model, compiled, tensors, heads: bool) -> None:
                             f"({totals.trainable:,} trainable)")
 
 
-def params_by_node(model, graph) -> dict[str, tuple[int, int]]:
+def params_by_node(model, graph: dict) -> dict[str, tuple[int, int]]:
     """(trainable, non-trainable) weights of the layers of each node: the layer named
     after the node and its helpers (`<node>.pad`, `<node>.flatten`)."""
     counts: dict[str, tuple[int, int]] = {}

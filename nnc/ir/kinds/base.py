@@ -32,10 +32,10 @@ def register(cls):
 
 
 def is_minor(name: str) -> bool:
-    """Layers a paper's table leaves out of a row's type (bn, relu, dropout...): neither
-    weighted nor sliding. Names that are not kinds (blocks) are never minor."""
+    """Whether `name` is a minor kind (see Kind.minor). Names that are not kinds
+    (blocks) are never minor."""
     kind = KINDS.get(name)
-    return kind is not None and not (kind.weight_layer or kind.sliding)
+    return kind is not None and kind.minor
 
 
 def spatial(shape, what: str):
@@ -55,13 +55,29 @@ class Kind:
     internal = False      # made by the compiler (add, concat...), not written in files
     arity = 1             # number of inputs; None means two or more
     border = 0.0          # the value explicit padding adds: zeros, or max pooling's −∞
+    normalization = False # subtracts a per-channel mean: a bias just before it is wasted,
+                          # and a projection shortcut gets one where the body has one
+    stochastic = False    # random while training, the identity at inference (dropout)
+    concatenates = False  # joins branches side by side along the channels
     in_place = False      # may overwrite its input's buffer (element-wise, and its backward
                           # pass needs only its output): what frameworks run in place
+
+    @property
+    def minor(self) -> bool:
+        """Layers a paper's table leaves out of a row's type (bn, relu, dropout...):
+        neither weighted nor sliding."""
+        return not (self.weight_layer or self.sliding)
 
     def describe(self, a, strides: bool = True) -> str:
         """How the papers' tables write this layer (`3×3, 64, stride 2`); without
         strides for the bracketed blocks of ResNet's Table 1."""
         return self.name
+
+    def outputs(self, a) -> str:
+        """What the layer's values mean when it ends a network, for the loss that trains
+        them: "logits" (the default), "probabilities" (a softmax) or "distances"
+        (negative squared distances of RBF units, trained with LeCun's MAP loss)."""
+        return "probabilities" if a.get("activation") == "softmax" else "logits"
 
     def shape(self, a, ins): ...
     def params(self, a, ins, out) -> tuple[int, int]: ...  # (trainable, non-trainable)

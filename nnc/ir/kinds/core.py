@@ -206,6 +206,7 @@ class BatchNorm(Pointwise):
     name = "bn"
     doc = "batch normalization over channels: γ and β trained, moving mean and variance not"
     attrs = (Attr("epsilon", "float", 1e-5), Attr("momentum", "float", 0.9))
+    normalization = True
 
     def params(self, a, ins, out):
         return 2 * ins[0][-1], 2 * ins[0][-1]
@@ -218,6 +219,7 @@ class Dropout(Pointwise):
     attrs = (Attr("rate", "fraction", 0.5),)
     positional = ("rate",)
     in_place = True
+    stochastic = True
 
     def describe(self, a, strides=True):
         return f"dropout ({a['rate']:.0%})"
@@ -234,6 +236,9 @@ class LRN(Pointwise):
 
 class Activation(Pointwise):
     in_place = True
+
+    def outputs(self, a) -> str:
+        return super().outputs({"activation": self.name})
 
 
 for _fn in ACTIVATIONS[1:]:

@@ -29,6 +29,7 @@ class Add(Join):
 class Concat(Join):
     name = "concat"
     doc = "concatenation of parallel branches along the channels"
+    concatenates = True
 
     def shape(self, a, ins):
         if any(len(s) != 3 or s[:2] != ins[0][:2] for s in ins):

@@ -88,3 +88,6 @@ class RBF(Kind):
     def describe(self, a, strides=True):
         return f"{a['units']} Euclidean RBF units"
 
+    def outputs(self, a) -> str:
+        return "distances"
+
