@@ -15,12 +15,12 @@ from nnc.analysis.compiled import check_expectations
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHITECTURES = ROOT / "architectures"
-REFERENCE = ROOT.parent / "shared" / "reference" / "networks.yaml"
+REFERENCE = ROOT / "tests" / "published.yaml"
 
 
 @pytest.fixture(scope="session")
 def reference() -> dict:
-    """The published figures (../shared/reference/networks.yaml, beside the repo)."""
+    """The published figures, each with its source (tests/published.yaml)."""
     assert REFERENCE.exists(), f"published figures not found at {REFERENCE}"
     return yaml.safe_load(REFERENCE.read_text())
 
