@@ -3,7 +3,7 @@ malformed files, each checked for status, exact line:col and the message's key w
 import dataclasses
 
 import pytest
-from conftest import ARCHITECTURES
+from conftest import ARCHITECTURES, compile_source
 
 from nnc import cli
 from nnc.analysis.lint import ArchLint, lint
@@ -170,6 +170,24 @@ def test_lints_warn_and_strict_makes_them_errors(tmp_path, capsys, source, line_
     assert err.startswith(f"{path}:{line_col}: warning: ") and words in err.splitlines()[0]
     status, path, err = run(tmp_path, capsys, source, "--strict")
     assert status == 2 and err.startswith(f"{path}:{line_col}: error: ")
+
+
+@pytest.mark.parametrize("source", [
+    "input 224x224x3\nconv4-96/4(bias=false)\n",       # stride = size, dividing 224
+    "input 56x56x96\nconv2-192/2(bias=false)\n",       # ConvNeXt's downsampling layer
+    "input 8x8x3\nconv1-8(bias=false), bn\nresidual:\n    conv3-16/2(bias=false), bn\n",
+])
+def test_lints_stay_quiet_where_nothing_is_wrong_or_the_user_cannot_act(source):
+    # An even kernel whose stride equals its size and divides the input pads nothing
+    # under 'same'; the projection shortcut and its BatchNorm are made by nnc itself,
+    # with the conv defaults, so its bias is not the user's to remove.
+    compiled = compile_source(source)
+    assert lint(compiled.network) == []
+
+
+def test_an_even_kernel_that_does_pad_unevenly_still_warns():
+    net = compile_source("input 57x57x96\nconv2-192/2(bias=false)\n").network
+    assert ["even 2×2 kernel" in w.message for w in lint(net)] == [True]
 
 
 def test_a_layer_whose_output_is_unused_is_reported(load):

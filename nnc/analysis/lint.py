@@ -1,9 +1,10 @@
 """Lints: legal networks that are probably not what the author meant. Each is a
 positioned warning; `--strict` makes them errors.
 
-- a bias directly before BatchNorm: BN subtracts the mean, so the bias is wasted;
-- an even kernel with 'same' padding: the padding is lopsided (one more row and column
-  at the bottom and right), which shifts the feature maps by half a pixel;
+- a bias directly before BatchNorm: BN subtracts the mean, so the bias is wasted (not
+  for the projection shortcuts nnc makes itself);
+- an even kernel with 'same' padding where that padding is lopsided (one more row and
+  column at the bottom and right), which shifts the feature maps by half a pixel;
 - a layer whose output is never used and is not an output of the network;
 - a dropout after the last layer: nothing learns from the units it drops.
 """
@@ -32,10 +33,11 @@ def at(layer: Layer, message: str) -> ArchLint:
 
 
 def bias_before_norm(net: Network) -> list[ArchLint]:
-    """A bias that only normalization reads is subtracted again with the mean."""
+    """A bias that only normalization reads is subtracted again with the mean. Layers of
+    a shortcut are the compiler's (a projection and its BatchNorm): the user cannot act."""
     warnings = []
     for node, layer in net.layers.items():
-        if not layer.attrs.get("bias"):
+        if not layer.attrs.get("bias") or layer.shortcut:
             continue
         users = [net.layers[u] for u in net.graph.successors(node)]
         if users and all(u.kind.normalization for u in users):
@@ -47,15 +49,27 @@ def bias_before_norm(net: Network) -> list[ArchLint]:
 
 
 def even_same_kernels(net: Network) -> list[ArchLint]:
+    """Only where the padding really is lopsided: a kernel whose stride equals its size
+    and divides the input (`conv4-96/4` on 224) pads nothing under 'same'."""
     warnings = []
     for node, layer in net.layers.items():
         a = layer.attrs
         kernel = a.get("kernel") if layer.kind.weight_layer and layer.kind.sliding else None
-        if kernel and a["padding"] == "same" and any(k % 2 == 0 for k in kernel):
+        if not kernel or a["padding"] != "same":
+            continue
+        size = net.shape(layer.inputs[0])[:2]
+        if any(k % 2 == 0 and same_padding(n, k, s) % 2
+               for n, k, s in zip(size, kernel, a["stride"])):
             warnings.append(at(layer, f"{node}: an even {kernel[0]}×{kernel[1]} kernel "
                                f"with 'same' padding pads one more row and column at the "
                                f"bottom and right than at the top and left"))
     return warnings
+
+
+def same_padding(size: int, kernel: int, stride: int) -> int:
+    """The rows (or columns) 'same' padding adds in all, as Keras and TensorFlow compute
+    it; an odd total puts the extra one at the bottom (right)."""
+    return max((-(-size // stride) - 1) * stride + kernel - size, 0)
 
 
 def unused_outputs(net: Network) -> list[ArchLint]:
