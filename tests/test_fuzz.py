@@ -9,9 +9,10 @@ from conftest import ARCHITECTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnc.analysis.compiled import check_expectations, compile_bytes
+from nnc.analysis.compiled import check_expectations, compile_text
 from nnc.analysis.lint import lint
 from nnc.errors import NncError
+from nnc.lang.parse import decode
 
 SOURCES = {p.name: p.read_bytes() for p in sorted(ARCHITECTURES.glob("*.arch"))}
 TOKEN = re.compile(rb"\s+|\w+|[^\w\s]")
@@ -76,7 +77,7 @@ def mutants(draw) -> tuple[str, bytes]:
 def test_mutants_compile_or_fail_with_a_positioned_error(case):
     name, data = case
     try:
-        compiled = compile_bytes(data, name)
+        compiled = compile_text(decode(data, name), name)
         problems = check_expectations(compiled) + lint(compiled.network)
     except NncError as e:
         problems = [e]

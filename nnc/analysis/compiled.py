@@ -30,11 +30,6 @@ def read_source(path: str) -> str:
     return decode(data, path)
 
 
-def compile_bytes(data: bytes, path: str, limits: Limits = Limits()) -> Compiled:
-    """What `nnc` does with a file's bytes: decode, parse, expand, count."""
-    return compile_text(decode(data, path), path, limits)
-
-
 def compile_text(text: str, path: str, limits: Limits = Limits()) -> Compiled:
     with collector_paused():
         try:

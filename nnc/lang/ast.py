@@ -103,7 +103,6 @@ class Row:
     label: str | None
     body: Sequence | Compound
     coord: Coord
-    end_line: int
 
 
 # --- statements -------------------------------------------------------------------
@@ -165,4 +164,3 @@ class Program:
     blocks: tuple[Block, ...]
     rows: tuple[Row, ...]
     expects: tuple[Expect, ...]
-    network_coord: Coord | None = None

@@ -121,6 +121,6 @@ def as_symbol(value, attr=None) -> str:
 COERCERS = {
     "int": as_int, "count": as_count, "float": as_float, "fraction": as_fraction,
     "bool": as_bool, "choice": as_choice, "pair": as_pair, "padding": as_padding,
-    "strings": as_strings, "symbol": as_symbol, "dims": as_dims,
+    "symbol": as_symbol, "dims": as_dims,
     "grid": as_grid,
 }

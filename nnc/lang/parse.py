@@ -190,7 +190,6 @@ class ToAst(Transformer):
         return ast.Program(
             file=self.file,
             network=names[0][0] if names else None,
-            network_coord=names[0][1] if names else None,
             input=inputs[0][0] if inputs else None,
             input_coord=inputs[0][1] if inputs else None,
             defaults=tuple(parts[ast.Default]), blocks=tuple(parts[ast.Block]),
@@ -218,8 +217,7 @@ class ToAst(Transformer):
 
     def row(self, meta, children):
         label, body = children
-        return ast.Row(label and str(label), body, self.at(label) if label else body.coord,
-                       meta.end_line)
+        return ast.Row(label and str(label), body, self.at(label) if label else body.coord)
 
     def label(self, meta, children):
         return children[0]
