@@ -248,6 +248,7 @@ def digits_32x32():
                             stratify=digits.target, random_state=0)
 
 
+@pytest.mark.slow
 def test_lenet5_learns_the_digits(lenet5):
     keras.utils.set_random_seed(0)
     x_train, x_test, y_train, y_test = digits_32x32()

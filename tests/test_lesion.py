@@ -208,6 +208,7 @@ def errors(study) -> dict[str, float]:
     return {r["deleted"][0]: r["error"] for r in study["results"]}
 
 
+@pytest.mark.slow
 def test_a_resnet_survives_the_deletion_of_a_unit_and_a_plain_network_does_not(studies):
     """Veit et al. (2016), Fig. 3, on the digits (chance: 90% error). The bounds leave
     room around what five trainings of this recipe gave (seeds and splits varied; the
@@ -235,6 +236,7 @@ def test_a_resnet_survives_the_deletion_of_a_unit_and_a_plain_network_does_not(s
     assert np.mean(flat) - np.mean(list(identity.values())) >= 0.50
 
 
+@pytest.mark.slow
 def test_lesion_prints_a_table_and_writes_the_plot(studies):
     path = studies["resnet20"][1]
     assert (path.parent / "resnet20.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -251,6 +253,7 @@ def test_lesion_prints_a_table_and_writes_the_plot(studies):
     assert "Reordering by k random swaps (Fig. 5):" in lines
 
 
+@pytest.mark.slow
 def test_lesion_json_of_random_deletions_and_reorderings(studies):
     path = studies["resnet20"][1]
     result = run_nnc("lesion", str(path), "--delete-random", "1", "3", "--reorder-random",
@@ -272,6 +275,7 @@ def test_lesion_json_of_random_deletions_and_reorderings(studies):
         assert 3 / 7 - 1e-9 <= r["kendall_tau"] <= 1 and 0 <= r["error"] <= 1
 
 
+@pytest.mark.slow
 def test_lesion_refuses_what_it_cannot_do(studies):
     path = studies["resnet20"][1]
     result = run_nnc("lesion", str(path), "--delete", "stage4.1")

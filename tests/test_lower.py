@@ -49,6 +49,7 @@ def as_list(outputs) -> list[np.ndarray]:
     return [keras.ops.convert_to_numpy(o) for o in outputs]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(ARCHITECTURES.glob("*.arch")), ids=lambda p: p.stem)
 def test_every_architecture_builds_with_the_counts_of_nnc_stats_and_runs(path, built):
     compiled = nnc.load(str(path))
@@ -90,6 +91,7 @@ def assert_same_function(theirs, ours, x, features: tuple[str, str]) -> None:
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5 * np.abs(a).max())
 
 
+@pytest.mark.slow
 def test_vggD_is_keras_applications_VGG16(built, reference):
     theirs = keras.applications.VGG16(weights=None)
     ours = built(ARCHITECTURES / "vggD.arch")
@@ -100,6 +102,7 @@ def test_vggD_is_keras_applications_VGG16(built, reference):
     assert_same_function(theirs, ours, images((224, 224, 3), 2), ("fc2", "fc7.fc1"))
 
 
+@pytest.mark.slow
 def test_a_resnet50_in_keras_layout_is_keras_applications_ResNet50(reference):
     compiled = nnc.load(str(FIXTURES / "resnet50-keras.arch"))
     theirs = keras.applications.ResNet50(weights=None)

@@ -21,6 +21,8 @@ from conftest import ROOT, run_nnc
 import nnc
 from nnc.experiments import data
 
+pytestmark = pytest.mark.slow  # every test here trains a network
+
 TINY = """\
 network tiny
 input 8x8x1
