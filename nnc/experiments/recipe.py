@@ -29,6 +29,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from nnc.errors import TrainError, did_you_mean
+from nnc.wording import shown
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 STRATEGIES = ("none", "mirrored", "multiworker")  # `nnc train --strategy`: nnc/train.py
@@ -66,6 +67,9 @@ class Recipe:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
+MAX_RECIPE_BYTES = 64 * 1024  # a recipe is a few lines; a bigger file is a mistake
+
+
 def load(path: str | None, **overrides) -> Recipe:
     """The recipe in `path` (or the defaults), with the command line's values on top."""
     recipe = Recipe() if path is None else from_file(path)
@@ -77,9 +81,15 @@ def from_file(path: str) -> Recipe:
     import yaml  # only when a recipe is read: `nnc stats` should not pay for it
     try:
         with open(path, encoding="utf-8") as f:
-            document = yaml.safe_load(f)
+            text = f.read(MAX_RECIPE_BYTES + 1)
+        if len(text) > MAX_RECIPE_BYTES:
+            raise TrainError(f"a recipe is a short YAML file; this one is over "
+                             f"{MAX_RECIPE_BYTES // 1024} KiB. Received: {path}")
+        document = yaml.safe_load(text)
     except OSError as e:
         raise TrainError(f"cannot read the recipe: {e.strerror}. Received: {path}") from None
+    except UnicodeDecodeError:
+        raise TrainError(f"the recipe is not UTF-8 text. Received: {path}") from None
     except yaml.YAMLError as e:
         raise TrainError(f"the recipe is not valid YAML: {e}. Received: {path}") from None
     if document is None:
@@ -94,8 +104,8 @@ def from_file(path: str) -> Recipe:
         elif key in TOP_LEVEL:
             values[key] = value
         else:
-            raise TrainError(f"{path}: unknown recipe key '{key}'"
-                             f"{did_you_mean(str(key), [*SECTIONS, *TOP_LEVEL])} "
+            raise TrainError(f"{path}: unknown recipe key {shown(key)}"
+                             f"{did_you_mean(str(key)[:60], [*SECTIONS, *TOP_LEVEL])} "
                              f"Keys: {', '.join([*TOP_LEVEL, *SECTIONS])}")
     return Recipe(**values, source=path)
 
@@ -106,11 +116,11 @@ def section(name: str, value, path: str) -> dict:
         value = {"name": value}  # `optimizer: adam` for the defaults of adam
     if not isinstance(value, dict):
         raise TrainError(f"{path}: '{name}' is a mapping of {', '.join(keys)}. "
-                         f"Received: {value!r}")
+                         f"Received: {shown(value)}")
     unknown = [k for k in value if k not in keys]
     if unknown:
-        raise TrainError(f"{path}: '{name}' has no key '{unknown[0]}'"
-                         f"{did_you_mean(str(unknown[0]), keys)} Keys: {', '.join(keys)}")
+        raise TrainError(f"{path}: '{name}' has no key {shown(unknown[0])}"
+                         f"{did_you_mean(str(unknown[0])[:60], keys)} Keys: {', '.join(keys)}")
     return {keys[k]: v for k, v in value.items()}
 
 
@@ -135,11 +145,11 @@ def check(recipe: Recipe, where: str) -> Recipe:
     boundaries = recipe.boundaries if isinstance(recipe.boundaries, (list, tuple)) else None
     if boundaries is None:
         raise TrainError(f"{where}: schedule.boundaries is a list of epochs. Received: "
-                         f"{recipe.boundaries!r}")
+                         f"{shown(recipe.boundaries)}")
     checked["boundaries"] = tuple(whole(b, "schedule.boundaries", where) for b in boundaries)
     if list(checked["boundaries"]) != sorted(set(checked["boundaries"])):
         raise TrainError(f"{where}: schedule.boundaries must increase. Received: "
-                         f"{list(boundaries)}")
+                         f"{shown(list(boundaries))}")
     weight = recipe.aux_loss_weight
     if isinstance(weight, dict):
         checked["aux_loss_weight"] = {str(k): number(v, f"aux_loss_weight.{k}", where, 0)
@@ -152,7 +162,7 @@ def check(recipe: Recipe, where: str) -> Recipe:
 def whole(value, key: str, where: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise TrainError(f"{where}: {key} must be a whole number ≥ {minimum}. "
-                         f"Received: {value!r}")
+                         f"Received: {shown(value)}")
     return value
 
 
@@ -162,23 +172,25 @@ def number(value, key: str, where: str, low: float = 0.0, high: float = math.inf
         result = float(value) if not isinstance(value, bool) else math.nan
     except (TypeError, ValueError):
         result = math.nan
-    if not low <= result <= high or (positive and result == 0):
+    if not (low <= result <= high and math.isfinite(result)) or (positive and result == 0):
         limits = ("> 0" if positive else f"from {low:g} to {high:g}" if high < math.inf
                   else f"≥ {low:g}")
-        raise TrainError(f"{where}: {key} must be a number {limits}. Received: {value!r}")
+        finite = "" if math.isfinite(result) or math.isnan(result) else "finite "
+        raise TrainError(f"{where}: {key} must be a {finite}number {limits}. "
+                         f"Received: {shown(value)}")
     return result
 
 
 def boolean(value, key: str, where: str) -> bool:
     if not isinstance(value, bool):
-        raise TrainError(f"{where}: {key} must be true or false. Received: {value!r}")
+        raise TrainError(f"{where}: {key} must be true or false. Received: {shown(value)}")
     return value
 
 
 def choice(value, options, key: str, where: str) -> str:
     if value not in options:
         raise TrainError(f"{where}: {key} must be one of {', '.join(options)}"
-                         f"{did_you_mean(str(value), options)} Received: {value!r}")
+                         f"{did_you_mean(str(value), options)} Received: {shown(value)}")
     return value
 
 
