@@ -257,9 +257,11 @@ class Result:
     error: float
     kendall_tau: float | None = None
     order: list[str] | None = None  # the reordered units, in their new order
+    swaps: int | None = None        # k, the random swaps that made the order
 
     def json(self) -> dict:
-        extra = {} if self.kendall_tau is None else {"kendall_tau": self.kendall_tau,
+        extra = {} if self.kendall_tau is None else {"swaps": self.swaps,
+                                                     "kendall_tau": self.kendall_tau,
                                                      "order": self.order}
         return {"experiment": self.experiment, "deleted": self.deleted,
                 "error": self.error, **extra}
@@ -333,7 +335,7 @@ class Study:
             sequence = [offsets[c] + i for c, order in enumerate(orders) for i in order]
             results.append(Result("reorder-random", [], self.error(reordered(self.net, moves)),
                                   kendall_tau(sequence),
-                                  [run[i].name for run, order in moves for i in order]))
+                                  [run[i].name for run, order in moves for i in order], k))
         self.results += results
         return results
 

@@ -65,10 +65,10 @@ def format_text(study, data_note: str) -> str:
     if reorders:
         original = [u.name for run in study.chains() for u in run]
         lines += ["", TITLES["reorder-random"] + ":",
-                  "  Kendall τ   error  units out of place, in their new order"]
-        for r in sorted(reorders, key=lambda r: -r.kendall_tau):
+                  "  k  Kendall τ   error  units out of place, in their new order"]
+        for r in sorted(reorders, key=lambda r: (-r.kendall_tau, r.swaps)):
             moved = [name for name, before in zip(r.order, original) if name != before]
-            lines.append(f"  {r.kendall_tau:>9.3f}  {percent(r.error):>6}  "
+            lines.append(f"  {r.swaps:<2} {r.kendall_tau:>9.3f}  {percent(r.error):>6}  "
                          f"{' '.join(moved) or '(none: the swaps undid each other)'}")
     return "\n".join(lines)
 
