@@ -91,6 +91,12 @@ class BuildError(NncError):
     what = "build"
 
 
+class SetupError(NncError):
+    """What the command needs from this machine is not there or not valid: a Keras
+    backend that is unknown or not installed. It has no position."""
+    what = "setup"
+
+
 class DataError(NncError):
     """Data that cannot be read or does not fit the network (`--data`): no position."""
     what = "data"

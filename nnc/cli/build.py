@@ -2,11 +2,10 @@
 Keras and TensorFlow are imported only when they run."""
 from __future__ import annotations
 
-import os
-
 from nnc.backends.keras.build import FORMATS
 from nnc.backends.keras.model import PRECISIONS
-from nnc.cli.common import USER_ERROR, compile_all, positive, report
+from nnc.backends.keras.runtime import check_backend, import_keras
+from nnc.cli.common import USER_ERROR, compile_all, note, positive, report
 from nnc.errors import NncError
 
 
@@ -45,13 +44,16 @@ def add_commands(commands, common) -> None:
 
 
 def run_build(args) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO and WARNING logs
     good, failed = compile_all(args)
     if failed:
         return USER_ERROR
-    from nnc.backends.keras.build import build, summary
+    from nnc.backends.keras.build import build, output_path, summary
     [(path, compiled)] = good
     try:
+        check_backend()  # at once; Keras is imported after the output's checks
+        if output_path(compiled.network.name, args.output, args.format)[1] == "onnx":
+            note("exporting ONNX through TensorFlow and tf2onnx takes half a minute or "
+                 "more for a full-size network")
         built = build(compiled, args.output, args.format, heads=not args.no_aux,
                       precision=args.precision, jit=args.jit)
     except NncError as e:
@@ -62,12 +64,18 @@ def run_build(args) -> int:
 
 
 def run_bench(args) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     good, failed = compile_all(args)
     if failed:
         return USER_ERROR
+    [(path, compiled)] = good
+    try:
+        import_keras()
+    except NncError as e:
+        report(e, path, compiled.network.source)
+        return USER_ERROR
     from nnc.backends.keras.bench import bench
-    [(_, compiled)] = good
+    note(f"timing {args.batches} batches of {args.batch} after {args.warmup} untimed "
+         f"one(s), in turn with a matmul that measures this machine's peak")
     result = bench(compiled, batch=args.batch, batches=args.batches, warmup=args.warmup,
                    jit=args.jit, precision=args.precision)
     print("\n".join(result.lines()))

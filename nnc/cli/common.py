@@ -18,13 +18,20 @@ from nnc.lang.expand import Limits
 USER_ERROR, INTERNAL_ERROR = 2, 1
 
 
-def common_options() -> argparse.ArgumentParser:
-    """The options every command takes, after the command's name."""
+def common_options(after_command: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after the command's name. After it,
+    they default to nothing, so that `nnc --strict check` keeps what was given before
+    (argparse lets a subcommand's defaults overwrite the main parser's values)."""
+    def default(value):
+        return argparse.SUPPRESS if after_command else value
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
-    common.add_argument("--max-params", type=int, default=Limits.max_params,
-                        help="refuse networks with more parameters (default %(default)s)")
-    common.add_argument("--strict", action="store_true", help="treat lint warnings as errors")
+    common.add_argument("--debug", action="store_true", default=default(False),
+                        help="show tracebacks of internal errors and TensorFlow's logs")
+    common.add_argument("--max-params", type=int, default=default(Limits.max_params),
+                        help=f"refuse networks with more parameters (default "
+                             f"{Limits.max_params})")
+    common.add_argument("--strict", action="store_true", default=default(False),
+                        help="treat lint warnings as errors")
     return common
 
 
@@ -74,3 +81,7 @@ def summary(failed: list[str], total: int) -> None:
               file=sys.stderr)
 
 
+def note(text: str) -> None:
+    """What a command says on the side (data adaptations, progress): stderr, so that
+    --json output stays clean."""
+    print(f"note: {text}", file=sys.stderr)

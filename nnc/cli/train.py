@@ -12,7 +12,8 @@ import os
 import random
 import sys
 
-from nnc.cli.common import USER_ERROR, compile_all, report
+from nnc.backends.keras.runtime import check_backend, import_keras
+from nnc.cli.common import USER_ERROR, compile_all, note, report
 from nnc.errors import NncError, TrainError
 from nnc.experiments.recipe import STRATEGIES
 
@@ -87,16 +88,17 @@ def data_option(command, default=None) -> None:
                                   "training images, or all")
 
 
-def note(text: str) -> None:
-    print(f"note: {text}", file=sys.stderr)
-
-
-def quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO and WARNING logs
+def check_model_path(path: str) -> None:
+    """A model file that is not there is said so at once, before Keras is imported."""
+    if not os.path.exists(path):
+        raise TrainError(f"there is no model file '{path}'; give a .keras file that "
+                         f"`nnc train` wrote. Received: {path}")
+    if os.path.isdir(path) or not path.endswith(".keras"):
+        raise TrainError(f"a model is a .keras file that `nnc train` wrote. "
+                         f"Received: {path}")
 
 
 def run_train(args) -> int:
-    quiet_tensorflow()
     good, failed = compile_all(args)
     if failed:
         return USER_ERROR
@@ -106,12 +108,14 @@ def run_train(args) -> int:
     try:
         plan = recipe.load(args.recipe, epochs=args.epochs, batch_size=args.batch_size,
                            learning_rate=args.learning_rate, seed=args.seed)
+        check_backend()
         dataset = data.load(args.data, net.shape(net.input), plan.seed)
         for line in dataset.notes:
             note(line)
         note(f"recipe ({plan.source}): {plan.epochs} epochs, batch {plan.batch_size}, "
              f"{plan.optimizer} at {plan.learning_rate:g} ({plan.schedule} schedule), "
              f"weight decay {plan.weight_decay:g}, seed {plan.seed}")
+        import_keras()
         from nnc.experiments.train import train
         trained = train(compiled, dataset, plan, args.output, args.checkpoints,
                         args.strategy, log=note)
@@ -131,6 +135,8 @@ def run_train(args) -> int:
 def open_with_data(args):
     """The saved model and the images to measure it on: --data, or the data it was
     trained on, split as training split it."""
+    check_model_path(args.model)
+    import_keras()
     from nnc.experiments import data
     from nnc.experiments.train import open_model
     saved = open_model(args.model)
@@ -146,7 +152,6 @@ def open_with_data(args):
 
 
 def run_eval(args) -> int:
-    quiet_tensorflow()
     try:
         saved, x, y, data = open_with_data(args)
         from nnc.experiments.train import evaluate
@@ -169,7 +174,6 @@ def run_eval(args) -> int:
 
 
 def run_lesion(args) -> int:
-    quiet_tensorflow()
     from nnc.experiments.lesion_report import (
         check_plot_path,
         format_text,
@@ -179,9 +183,12 @@ def run_lesion(args) -> int:
     try:
         if args.plot:
             check_plot_path(args.plot)
-        if min([args.trials, *(args.delete_random or []), *(args.reorder_random or [])]) < 1:
-            raise TrainError("--trials and the counts K must be whole numbers ≥ 1. "
-                             f"Received: --trials {args.trials}")
+        for option, values in (("--trials", [args.trials]),
+                               ("--delete-random", args.delete_random or []),
+                               ("--reorder-random", args.reorder_random or [])):
+            if min(values, default=1) < 1:
+                raise TrainError(f"{option} takes whole numbers ≥ 1. Received: {option} "
+                                 f"{' '.join(map(str, values))}")
         saved, x, y, data = open_with_data(args)
         from nnc.experiments.lesion import Study
         study = Study(saved, x, y)

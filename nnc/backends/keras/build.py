@@ -84,9 +84,9 @@ def check_destination(path: str, format: str) -> None:
 
 def check_exporter(format: str, precision: str) -> None:
     """Refuse at once what the exporter would refuse after the lowering."""
-    import keras
+    from nnc.backends.keras.runtime import check_backend  # without importing Keras
     needs = {"savedmodel": ["tensorflow"],
-             "onnx": ["tf2onnx"] if keras.backend.backend() == "tensorflow" else []}
+             "onnx": ["tf2onnx"] if check_backend() == "tensorflow" else []}
     missing = [m for m in needs.get(format, []) if importlib.util.find_spec(m) is None]
     if missing:
         raise BuildError(f"{format} export needs the {missing[0]} package (pip install "

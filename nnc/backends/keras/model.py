@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 from nnc.backends.keras.lowering import LOWERINGS
+from nnc.backends.keras.runtime import import_keras
 from nnc.ir.network import Layer
 from nnc.wording import dims
 
@@ -36,7 +37,7 @@ def to_keras(compiled, heads: bool = True, precision: str = "float32", jit: bool
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}. "
                          f"Received: precision={precision!r}")
-    import keras
+    keras = import_keras()
     net = compiled.network
     skipped = set() if heads else {n for row in net.heads for n in row.nodes}
     outputs = [net.output] + ([row.output for row in net.heads] if heads else [])
