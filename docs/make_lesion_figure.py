@@ -40,7 +40,7 @@ def train(name: str, directory: Path) -> Path:
 def study(model: Path):
     from nnc.experiments import data
     from nnc.experiments.lesion import Study
-    from nnc.experiments.train import open_model
+    from nnc.experiments.model_file import open_model
     saved = open_model(str(model))
     net = saved.compiled.network
     x, y = data.load("digits", net.layers[net.input].shape,

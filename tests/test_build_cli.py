@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import keras
 import numpy as np
@@ -189,7 +190,10 @@ def test_an_output_that_cannot_be_written_is_a_user_error(arguments, message, tm
 def test_a_failed_build_keeps_the_good_file_and_leaves_no_partial_one(tmp_path, monkeypatch,
                                                                       capsys):
     out = tmp_path / "every_kind.keras"
-    out.write_bytes(b"a good model")
+    with zipfile.ZipFile(out, "w") as archive:  # a .keras file, which a build may replace
+        archive.writestr("config.json", "{}")
+        archive.writestr("model.weights.h5", b"a good model")
+    good = out.read_bytes()
 
     def interrupted(model, path, format):
         with open(path, "wb") as f:
@@ -198,7 +202,7 @@ def test_a_failed_build_keeps_the_good_file_and_leaves_no_partial_one(tmp_path, 
     monkeypatch.setattr(build_module, "export", interrupted)
     assert cli.main(["build", str(EVERY_KIND), "-o", str(out)]) == 1
     assert "internal error: OSError: No space left on device" in capsys.readouterr().err
-    assert out.read_bytes() == b"a good model"
+    assert out.read_bytes() == good
     assert os.listdir(tmp_path) == ["every_kind.keras"]
 
 

@@ -39,6 +39,9 @@ def add_commands(commands, common) -> None:
     train.add_argument("--checkpoints", metavar="DIR",
                        help="where the backup for resuming and the latest epoch's model go "
                             "(default: OUT.ckpt, removed when training ends)")
+    train.add_argument("--restart", action="store_true",
+                       help="discard the checkpoints of an interrupted run (only in a "
+                            "checkpoint directory nnc made) and train afresh")
     train.add_argument("--strategy", choices=STRATEGIES, default="none",
                        help="tf.distribute: mirrored over the local GPUs, or multiworker "
                             "across the machines in TF_CONFIG (TensorFlow backend)")
@@ -118,7 +121,7 @@ def run_train(args) -> int:
         import_keras()
         from nnc.experiments.train import train
         trained = train(compiled, dataset, plan, args.output, args.checkpoints,
-                        args.strategy, log=note)
+                        args.strategy, log=note, restart=args.restart)
     except NncError as e:
         report(e, path, net.source)
         return USER_ERROR
@@ -138,7 +141,7 @@ def open_with_data(args):
     check_model_path(args.model)
     import_keras()
     from nnc.experiments import data
-    from nnc.experiments.train import open_model
+    from nnc.experiments.model_file import open_model
     saved = open_model(args.model)
     net = saved.compiled.network
     trained_on = saved.info["data"]
@@ -154,7 +157,7 @@ def open_with_data(args):
 def run_eval(args) -> int:
     try:
         saved, x, y, data = open_with_data(args)
-        from nnc.experiments.train import evaluate
+        from nnc.experiments.model_file import evaluate
         result = evaluate(saved.model, saved.compiled, x, y)
     except NncError as e:
         print(e.format(), file=sys.stderr)

@@ -278,7 +278,7 @@ class Study:
         self.results: list[Result] = []
 
     def error(self, net: Network) -> float:
-        from nnc.experiments.train import error_of, predict
+        from nnc.experiments.model_file import error_of, predict
         return error_of(predict(lesioned_model(net, self.saved.model), self.x), self.y)
 
     def deletable(self, keep_shortcut: bool) -> list[Unit]:

@@ -1,4 +1,4 @@
-"""`nnc train` and `nnc eval`, and the .keras files they share.
+"""`nnc train`: Keras's fit on a compiled network, surviving a kill.
 
 Training is Keras's fit on the compiled model, side heads included (each with its loss
 weight), with a progress bar and per-epoch metrics on the held-out split. Two things
@@ -8,9 +8,11 @@ command runs again (so a kill loses at most the current epoch), and a copy of th
 after the latest epoch (`last.keras`). Both live in the checkpoint directory, by default
 `OUT.ckpt` beside the output, which is removed once training finishes.
 
-The model file is a normal .keras file with two more entries: the .arch source
-(`nnc/source.arch`) and a JSON record of how it was trained (`nnc/info.json`), so that
-`nnc eval` and `nnc lesion` need nothing but the file. Keras ignores the extra entries.
+The checkpoint directory says which run it is of (checkpoints.py), and a run resumes
+only from its own. The output and the checkpoint directory are locked while a run trains
+(`output_lock`), so that a second run writing to either is refused instead of resuming
+from the first one's live backup. The model file carries the .arch source and how it was
+trained (model_file.py).
 
 `--strategy` runs fit under a tf.distribute strategy (TensorFlow backend only): mirrored
 over the local GPUs, or multiworker across machines listed in TF_CONFIG, where every
@@ -22,21 +24,27 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import sys
 import time
-import zipfile
 from dataclasses import dataclass
 
 import keras
-import numpy as np
 
-from nnc.backends.keras.build import check_destination, output_path
+from nnc.backends.keras.build import check_destination
 from nnc.backends.keras.model import to_keras
 from nnc.errors import TrainError
-from nnc.present.output import atomic_output
-
-SOURCE_ENTRY, INFO_ENTRY = "nnc/source.arch", "nnc/info.json"
+from nnc.experiments.checkpoints import (
+    BACKUP,
+    IDENTITY,
+    LAST,
+    check_checkpoint_path,
+    check_worker_base,
+    discard,
+    identity_of,
+    inspect_checkpoints,
+)
+from nnc.experiments.model_file import loss_for, save
+from nnc.present.output import output_lock, write_atomically
 
 
 @dataclass
@@ -49,39 +57,80 @@ class Trained:
 
 
 def train(compiled, data, recipe, out=None, checkpoints=None, strategy="none",
-          log=print) -> Trained:
+          log=print, restart=False) -> Trained:
+    """Train, resuming from the checkpoints of an interrupted run of the same network,
+    data and recipe; `restart` discards such checkpoints (those nnc made) instead."""
     start = time.perf_counter()
     net = compiled.network
-    path, _ = output_path(net.name, out, "keras")
-    check_destination(path, "keras")
+    path = output_file(net.name, out)
+    check_destination(path, "keras", TrainError)
     data.check_fits(net.shape(net.output)[-1])
     distribution = make_strategy(strategy)
-    directory = checkpoints or path + ".ckpt"
-    if strategy == "multiworker":  # workers may share a disk: one directory each
-        directory = os.path.join(directory, f"worker-{worker_index()}")
-    backup = os.path.join(directory, "backup")
-    done = epochs_in_backup(backup)
-    if done:
-        log(f"resuming after epoch {done} from the backup in {backup}")
-    keras.utils.set_random_seed(recipe.seed)
-    with distribution.scope() if distribution else contextlib.nullcontext():
-        model = to_keras(compiled, heads=True)
-        fitted = compile_for_training(model, net, recipe, len(data.y_train))
-    info = record(compiled, data, recipe)
-    callbacks = ([WorkerConsensus(distribution)] if strategy == "multiworker" else []) + [
-        keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
-        LastEpoch(model, os.path.join(directory, "last.keras"), net.source, info)]
-    labels = len(model.outputs)  # side heads learn the same labels
-    history = fitted.fit(data.x_train, [data.y_train] * labels if labels > 1 else data.y_train,
-                         batch_size=recipe.batch_size, epochs=recipe.epochs, shuffle=True,
-                         validation_data=(data.x_test, [data.y_test] * labels
-                                          if labels > 1 else data.y_test),
-                         callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
-    metrics = {k: float(v[-1]) for k, v in history.history.items()}
-    save(model, path, net.source, {**info, "epochs": recipe.epochs, "metrics": metrics})
-    if checkpoints is None:
-        shutil.rmtree(path + ".ckpt", ignore_errors=True)
+    base = checkpoints or path + ".ckpt"
+    option = f"--checkpoints {checkpoints}" if checkpoints else f"-o {path} (checkpoints: {base})"
+    check_checkpoint_path(base, path, option)
+    # Workers may share a disk: each has its own directory, and locks of its own.
+    worker = f"worker-{worker_index()}" if strategy == "multiworker" else ""
+    directory = os.path.join(base, worker) if worker else base
+    lock_name = f".{worker}" if worker else ""
+    identity = identity_of(compiled, data, recipe)
+    with output_lock(path, TrainError, f"-o {path}", lock_name), \
+            output_lock(base, TrainError, option, lock_name):
+        check_destination(path, "keras", TrainError)  # again, under the locks
+        base_made = not os.path.lexists(base)
+        if worker:
+            check_worker_base(base, option)
+        done, made = inspect_checkpoints(directory, identity, recipe, restart, option)
+        if restart and os.path.lexists(os.path.join(directory, IDENTITY)):
+            discard(directory, made)
+            log(f"discarded the checkpoints in {directory}: training starts afresh")
+        made_now = not os.path.isdir(directory)
+        os.makedirs(directory, exist_ok=True)
+        made = made_now or bool(made)  # by nnc, now or in an interrupted run
+        write_atomically(os.path.join(directory, IDENTITY),
+                         json.dumps({**identity, "made_directory": made}, indent=1).encode())
+        backup = os.path.join(directory, BACKUP)
+        if done:
+            log(f"resuming after epoch {done} from the backup in {backup}")
+        keras.utils.set_random_seed(recipe.seed)
+        with distribution.scope() if distribution else contextlib.nullcontext():
+            model = to_keras(compiled, heads=True)
+            fitted = compile_for_training(model, net, recipe, len(data.y_train))
+        info = record(compiled, data, recipe)
+        callbacks = ([WorkerConsensus(distribution)] if strategy == "multiworker" else []) + [
+            keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
+            LastEpoch(model, os.path.join(directory, LAST), net.source, info)]
+        labels = len(model.outputs)  # side heads learn the same labels
+        history = fitted.fit(data.x_train,
+                             [data.y_train] * labels if labels > 1 else data.y_train,
+                             batch_size=recipe.batch_size, epochs=recipe.epochs, shuffle=True,
+                             validation_data=(data.x_test, [data.y_test] * labels
+                                              if labels > 1 else data.y_test),
+                             callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
+        metrics = {k: float(v[-1]) for k, v in history.history.items()}
+        save(model, path, net.source, {**info, "epochs": recipe.epochs, "metrics": metrics})
+        if checkpoints is None:
+            discard(directory, made)
+            if worker and base_made:
+                with contextlib.suppress(OSError):
+                    os.rmdir(base)  # once the other workers' directories have gone too
     return Trained(path, recipe.epochs, done, metrics, time.perf_counter() - start)
+
+
+def output_file(network: str, out: str | None) -> str:
+    """Where `nnc train` writes: one .keras file, `<network>.keras` by default."""
+    if out is None:
+        return network + ".keras"
+    out = os.path.normpath(out)
+    if os.path.isdir(out):
+        raise TrainError(f"the output is a directory, but nnc train writes one .keras "
+                         f"file: name a file ending in .keras, such as "
+                         f"{os.path.join(out, network + '.keras')}. Received: -o {out}")
+    if os.path.splitext(out)[1].lower() != ".keras":
+        raise TrainError(f"nnc train writes one .keras file (the model with its .arch "
+                         f"source), so the output's name must end in .keras. "
+                         f"Received: -o {out}")
+    return out
 
 
 def compile_for_training(model, net, recipe, images: int):
@@ -105,17 +154,6 @@ def top5(net) -> list:
     if net.shape(net.output)[-1] <= 5:
         return []
     return [keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")]
-
-
-def loss_for(layer):
-    """The loss an output is trained with, from what its layer's values mean:
-    cross-entropy on probabilities after a softmax, LeCun's eq. (9) on RBF distances,
-    and cross-entropy on logits otherwise."""
-    meaning = layer.kind.outputs(layer.attrs)
-    if meaning == "distances":
-        from nnc.backends.keras.layers import RBFMapLoss
-        return RBFMapLoss()
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=meaning == "logits")
 
 
 def record(compiled, data, recipe) -> dict:
@@ -207,14 +245,6 @@ class WorkerConsensus(keras.callbacks.Callback):
 
 # --- checkpoints and model files -------------------------------------------------------
 
-def epochs_in_backup(backup: str) -> int:
-    try:
-        with open(os.path.join(backup, "training_metadata.json"), encoding="utf-8") as f:
-            return int(json.load(f)["epoch"])
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
 class LastEpoch(keras.callbacks.Callback):
     """Saves the nnc model (never the augmentation wrapper) after each epoch."""
 
@@ -227,67 +257,3 @@ class LastEpoch(keras.callbacks.Callback):
         metrics = {k: float(v) for k, v in (logs or {}).items()}
         save(self.nnc_model, self.path, self.source,
              {**self.info, "epochs": epoch + 1, "metrics": metrics})
-
-
-def save(model, path: str, source: str, info: dict) -> None:
-    """The .keras file, with the .arch source and the training record added, atomically."""
-    with atomic_output(path) as temporary:
-        model.save(temporary)
-        with zipfile.ZipFile(temporary, "a") as archive:
-            archive.writestr(SOURCE_ENTRY, source)
-            archive.writestr(INFO_ENTRY, json.dumps(info, indent=1))
-
-
-@dataclass
-class SavedModel:
-    path: str
-    model: object     # the Keras model, side heads included
-    compiled: object  # the network, compiled again from the saved source
-    info: dict
-
-
-def open_model(path: str) -> SavedModel:
-    from nnc.analysis.compiled import compile_text
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            if not {SOURCE_ENTRY, INFO_ENTRY} <= names:
-                raise TrainError(f"the model file has no .arch source in it: nnc eval and "
-                                 f"nnc lesion read models written by nnc train. "
-                                 f"Received: {path}")
-            source = archive.read(SOURCE_ENTRY).decode("utf-8")
-            info = json.loads(archive.read(INFO_ENTRY))
-    except (OSError, zipfile.BadZipFile) as e:
-        raise TrainError(f"cannot read the model file: {e}. Received: {path}") from None
-    compiled = compile_text(source, info["file"])
-    return SavedModel(path, keras.models.load_model(path, compile=False), compiled, info)
-
-
-# --- evaluation --------------------------------------------------------------------------
-
-def predict(model, x, batch: int = 256):
-    """The main output on `x`, called eagerly in chunks: no graph tracing for a model
-    that runs once, as the lesion study's hundreds of variants do."""
-    outputs = []
-    for i in range(0, len(x), batch):
-        y = model(x[i:i + batch], training=False)
-        outputs.append(keras.ops.convert_to_numpy(y[0] if isinstance(y, (list, tuple)) else y))
-    return np.concatenate(outputs)
-
-
-def error_of(outputs, y) -> float:
-    return float((outputs.argmax(axis=1) != y).mean())
-
-
-def evaluate(model, compiled, x, y) -> dict:
-    """Loss (the main output's training loss), accuracy, top-1 error and, with more than
-    five classes, top-5 error."""
-    net = compiled.network
-    outputs = predict(model, x)
-    loss = loss_for(net.layers[net.output])
-    result = {"images": int(len(y)), "loss": float(loss(y, outputs)),
-              "accuracy": 1 - error_of(outputs, y), "error": error_of(outputs, y)}
-    if outputs.shape[1] > 5:
-        best5 = np.argsort(-outputs, axis=1)[:, :5]
-        result["top5_error"] = float((best5 != y[:, None]).all(axis=1).mean())
-    return result

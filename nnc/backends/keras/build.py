@@ -6,17 +6,31 @@ directory) beside the destination, which replaces the destination only once it i
 complete, so a failed build never leaves a partial file nor clobbers a good one. Paths,
 formats and exporters are checked before the (slow) lowering, so a build that cannot be
 written fails at once, as a user error.
+
+An output already there is replaced only when it is a model of the format being written:
+a .keras file (a zip holding config.json and the weights), an ONNX file, or a SavedModel
+directory holding only what a SavedModel holds. Anything else (a directory of the user's
+files, a file of another kind, a symbolic link, the current directory) is refused, as is
+a second nnc command writing the same output while the first still runs (`output_lock`).
 """
 from __future__ import annotations
 
 import importlib.util
 import os
+import stat
 import time
 import warnings
+import zipfile
 from dataclasses import dataclass
 
 from nnc.errors import BuildError
-from nnc.present.output import atomic_output, size_on_disk
+from nnc.present.output import (
+    atomic_output,
+    entries,
+    holds_cwd,
+    output_lock,
+    size_on_disk,
+)
 
 # format -> the suffix its output carries ("" for a SavedModel, which is a directory)
 FORMATS = {"keras": ".keras", "savedmodel": "", "onnx": ".onnx"}
@@ -37,10 +51,12 @@ def build(compiled, out: str | None = None, format: str | None = None, heads: bo
     path, format = output_path(compiled.network.name, out, format)
     check_destination(path, format)
     check_exporter(format, precision)
-    from nnc.backends.keras.model import to_keras
-    model = to_keras(compiled, heads=heads, precision=precision, jit=jit)
-    with atomic_output(path, directory=format == "savedmodel") as temporary:
-        export(model, temporary, format)
+    with output_lock(path, BuildError, f"-o {path}"):
+        check_destination(path, format)  # again, now that no other nnc command writes it
+        from nnc.backends.keras.model import to_keras
+        model = to_keras(compiled, heads=heads, precision=precision, jit=jit)
+        with atomic_output(path, directory=format == "savedmodel") as temporary:
+            export(model, temporary, format)
     return Built(path, format, size_on_disk(path), time.perf_counter() - start, model)
 
 
@@ -68,18 +84,96 @@ def output_path(network: str, out: str | None, format: str | None) -> tuple[str,
     return out, format or inferred
 
 
-def check_destination(path: str, format: str) -> None:
+def check_destination(path: str, format: str, error: type = BuildError,
+                      option: str = "-o") -> None:
+    """Refuse, as `error`, an output that cannot be written, or whose writing would
+    replace what nnc did not write: only a model of the same format is replaced."""
+    received = f"Received: {option} {path}"
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(directory):
+        raise error(f"the output directory does not exist; nnc does not create it. "
+                    f"Received: {option} {path} (no directory {directory})")
     if not os.path.isdir(directory):
-        raise BuildError(f"the output directory does not exist. Received: {directory}")
-    if not os.access(directory, os.W_OK):
-        raise BuildError(f"cannot write in the output directory. Received: {directory}")
-    if format == "savedmodel" and os.path.exists(path) and not os.path.isdir(path):
-        raise BuildError(f"a SavedModel is a directory, but the output is a file. "
-                         f"Received: {path}")
-    if format != "savedmodel" and os.path.isdir(path):
-        raise BuildError(f"the output is a directory; a {format} model is one file. "
-                         f"Received: {path}")
+        raise error(f"the output's directory is not a directory but a file. "
+                    f"Received: {option} {path} ({directory} is a file)")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise error(f"cannot write in the output directory (no permission). "
+                    f"Received: {option} {path} (directory {directory})")
+    if holds_cwd(path):
+        raise error(f"the output is the current directory or one above it, which nnc "
+                    f"never replaces: name a new directory for the SavedModel. {received}")
+    if not os.path.lexists(path):
+        return
+    what = existing(path)
+    if format == "savedmodel":
+        if what != "a directory":
+            raise error(f"a SavedModel is a directory, but the output is {what}, which "
+                        f"nnc will not replace. {received}")
+        if not is_savedmodel(path):
+            raise error(f"the output is an existing directory that is not a SavedModel "
+                        f"(it holds {entries(path)}); nnc replaces a directory only when it "
+                        f"holds a SavedModel and nothing else (saved_model.pb, variables/, "
+                        f"assets/, fingerprint.pb): remove it, or name a new directory. "
+                        f"{received}")
+        return
+    if what == "a directory":
+        raise error(f"the output is a directory; a {format} model is one file, and nnc "
+                    f"will not replace a directory with it. {received}")
+    if what != "a file":
+        raise error(f"the output is {what}, which nnc will not replace with a {format} "
+                    f"model. {received}")
+    if not (is_keras_file(path) if format == "keras" else is_onnx_file(path)):
+        raise error(f"the output is a file that is not {describe(format)}; nnc replaces "
+                    f"only a model file of the format it writes: remove or rename it, or "
+                    f"name another output. {received}")
+
+
+def describe(format: str) -> str:
+    return {"keras": "a .keras model file", "onnx": "an ONNX model file",
+            "savedmodel": "a SavedModel directory"}[format]
+
+
+def existing(path: str) -> str:
+    """What is at `path`, in words: 'a directory', 'a file', or what else it is."""
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "a file" if stat.S_ISREG(mode) else "a special file (a pipe, socket or device)"
+
+
+# What a SavedModel directory holds: the graph (binary or text), the variables, assets.
+SAVEDMODEL_ENTRIES = {"saved_model.pb", "saved_model.pbtxt", "variables", "assets",
+                      "assets.extra", "fingerprint.pb"}
+
+
+def is_savedmodel(path: str) -> bool:
+    names = set(os.listdir(path))
+    return (bool(names & {"saved_model.pb", "saved_model.pbtxt"})
+            and os.path.isdir(os.path.join(path, "variables"))
+            and names <= SAVEDMODEL_ENTRIES)
+
+
+def is_keras_file(path: str) -> bool:
+    """A .keras file is a zip holding config.json and the weights (model.weights.h5)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return "config.json" in names and any(n.startswith("model.weights.") for n in names)
+
+
+def is_onnx_file(path: str) -> bool:
+    """An ONNX file is a protobuf ModelProto whose first field, written first by every
+    exporter, is its ir_version: the tag 0x08, then a small varint."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError:
+        return False
+    return len(head) == 2 and head[0] == 0x08 and 1 <= head[1] < 0x80
 
 
 def check_exporter(format: str, precision: str) -> None:
