@@ -5,13 +5,19 @@ network's input, checked pixel by pixel."""
 from __future__ import annotations
 
 import gzip
+import hashlib
+import io
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from nnc import cli
 from nnc.errors import DataError
 from nnc.experiments import data
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -181,3 +187,318 @@ def test_large_images_are_resized_down_and_vectors_flattened():
         data.adapt(x, (10,))
     with pytest.raises(DataError, match="4 channels"):
         data.adapt(np.zeros((1, 4, 4, 4), "float32"), (4, 4, 3))
+
+
+# --- every mistake in the data is one DataError that names the file and the numbers ----
+
+IMAGES, LABELS = tiny_images(n=40, size=6, classes=4)
+
+
+def npz(**arrays):
+    def make(directory):
+        np.savez(directory / "d.npz", **arrays)
+        return directory / "d.npz"
+    return make
+
+
+def file(name, content: bytes):
+    def make(directory):
+        (directory / name).write_bytes(content)
+        return directory / name
+    return make
+
+
+def image(value=40, form="PNG", mode="L") -> bytes:
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new(mode, (10, 10), value).save(buffer, format=form)
+    return buffer.getvalue()
+
+
+def folder(files: dict):
+    """Class folders: 'cats/0.png' -> bytes; a name ending in / is an empty folder."""
+    def make(directory):
+        root = directory / "pets"
+        root.mkdir()
+        for name, content in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            if not name.endswith("/"):
+                (root / name).write_bytes(content)
+        return root
+    return make
+
+
+def pets(extra=None, classes=("cats", "dogs"), form="PNG", n=4):
+    extension = {"PNG": "png", "GIF": "gif", "BMP": "bmp"}[form]
+    return folder({f"{c}/{i}.{extension}": image(40 * k, form)
+                   for k, c in enumerate(classes) for i in range(n)} | (extra or {}))
+
+
+def idx(images, labels, test=None, gzip_images=False, damage=None):
+    """IDX files; `damage` maps a file name to a function of its bytes."""
+    def make(directory):
+        train = write_idx(directory, "train", images, labels)
+        if test:
+            write_idx(directory, "t10k", *test)
+        for name, change in (damage or {}).items():
+            (directory / name).write_bytes(change((directory / name).read_bytes()))
+        if gzip_images:
+            payload = train.read_bytes()
+            train.unlink()
+            train = directory / "train-images-idx3-ubyte.gz"
+            train.write_bytes(gzip.compress(payload)[:-12])  # the gzip stream cut short
+        return train
+    return make
+
+
+def idx_typed(array, code):
+    """An IDX file of another type: 0x0D float32, 0x0C int32."""
+    dtype = np.dtype(data.IDX_TYPES[code])
+    return (bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+            + array.astype(dtype).tobytes())
+
+
+def labels_file_of(typed: bytes):
+    def make(directory):
+        train = write_idx(directory, "train", IMAGES, LABELS)
+        (directory / "train-labels-idx1-ubyte").write_bytes(typed)
+        return train
+    return make
+
+
+def with_nan(count_nan, count_inf):
+    x = IMAGES.astype("float32") / 255
+    x.reshape(-1)[:count_nan] = np.nan
+    x.reshape(-1)[count_nan:count_nan + count_inf] = np.inf
+    return x
+
+
+def ragged():
+    images = np.empty(2, object)
+    images[:] = [np.zeros((6, 6)), np.zeros((7, 7))]
+    return images
+
+
+def npz_with_a_flipped_byte(directory):
+    """np.savez stores the arrays uncompressed: a byte of x's pixels, changed, breaks
+    the zip archive's checksum."""
+    np.savez(directory / "d.npz", x=IMAGES, y=LABELS)
+    blob = bytearray((directory / "d.npz").read_bytes())
+    blob[blob.find(IMAGES.tobytes()) + 5] ^= 0xFF
+    (directory / "d.npz").write_bytes(bytes(blob))
+    return directory / "d.npz"
+
+
+def npy_bytes(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _cut(blob: bytes) -> bytes:
+    return blob[:len(blob) // 2]
+
+
+ONE_HOT_NOT = np.stack([LABELS, LABELS], axis=1)  # (40, 2), rows not one-hot
+DATA_MISTAKES = [
+    # (id, files, input shape, words of the message)
+    # --- labels in another layout than one class number per image
+    ("labels N×2", npz(x=IMAGES, y=ONE_HOT_NOT), (6, 6, 1),
+     ["one class number per image", "y in", "d.npz", "shape (40, 2)"]),
+    ("labels N×5", npz(x=IMAGES, y=np.ones((40, 5))), (6, 6, 1),
+     ["one class number per image", "shape (40, 5)"]),
+    ("labels N×1 of another count", npz(x=IMAGES, y=LABELS[:30, None]), (6, 6, 1),
+     ["one label per image", "40 images", "shape (40, 6, 6)", "30 labels", "shape (30, 1)"]),
+    ("labels of another length", npz(x=IMAGES, y=LABELS[:39]), (6, 6, 1),
+     ["one label per image", "40 images", "39 labels", "d.npz"]),
+    ("labels a scalar", npz(x=IMAGES, y=np.array(3)), (6, 6, 1),
+     ["one class number per image", "shape ()"]),
+    ("labels not whole", npz(x=IMAGES, y=LABELS + 0.5), (6, 6, 1),
+     ["whole numbers", "40 of 40 labels in y in", "the first 0.5 at index 0"]),
+    ("labels NaN", npz(x=IMAGES, y=np.where(LABELS == 2, np.nan, LABELS)), (6, 6, 1),
+     ["whole numbers", "10 of 40 labels", "the first nan at index 2"]),
+    ("labels strings", npz(x=IMAGES, y=np.array(["cat", "dog"] * 20)), (6, 6, 1),
+     ["class numbers 0, 1, 2", "y in", "of type <U3"]),
+    ("labels bool", npz(x=IMAGES, y=LABELS % 2 == 0), (6, 6, 1),
+     ["class numbers 0, 1, 2", "of type bool"]),
+    ("labels negative", npz(x=IMAGES, y=LABELS - 1), (6, 6, 1),
+     ["class numbers from 0", "10 of 40 labels in y in", "negative, the least -1"]),
+    ("labels huge", npz(x=IMAGES, y=LABELS * 10**6), (6, 6, 1),
+     ["below 100,000", "a label 3000000"]),
+    ("one class", npz(x=IMAGES, y=np.full(40, 3)), (6, 6, 1),
+     ["at least 2 classes", "all 40 images are of class '3'", "d.npz"]),
+    ("test labels negative", npz(x_train=IMAGES[:30], y_train=LABELS[:30],
+                                 x_test=IMAGES[30:], y_test=-LABELS[30:]), (6, 6, 1),
+     ["class numbers from 0", "y_test in", "the least -3"]),
+    # --- images of the wrong kind, rank, size or values
+    ("no images", npz(x=IMAGES[:0], y=LABELS[:0]), (6, 6, 1),
+     ["no images", "x in", "d.npz of shape (0, 6, 6)"]),
+    ("one image", npz(x=IMAGES[:1], y=LABELS[:1]), (6, 6, 1),
+     ["at least 2 images", "shape (1, 6, 6)"]),
+    ("two images, too few to split", npz(x=IMAGES[:2], y=LABELS[:2]), (6, 6, 1),
+     ["too few images to hold out 25% of each class", "2 images of 2 classes"]),
+    ("x of rank 1", npz(x=IMAGES.reshape(-1), y=LABELS), (6, 6, 1),
+     ["N×H×W or N×H×W×C", "x in", "shape (1440,)"]),
+    ("x with 5 dims", npz(x=IMAGES[..., None, None], y=LABELS), (6, 6, 1),
+     ["N×H×W or N×H×W×C", "shape (40, 6, 6, 1, 1)"]),
+    ("vectors for an image input", npz(x=IMAGES.reshape(40, 36), y=LABELS), (6, 6, 1),
+     ["N×H×W or N×H×W×C", "shape (40, 36)"]),  # the shape before the split
+    ("images of zero width", npz(x=IMAGES[:, :, :0], y=LABELS), (6, 6, 1),
+     ["at least one pixel", "shape (40, 6, 0)"]),
+    ("images of strings", npz(x=IMAGES.astype(str), y=LABELS), (6, 6, 1),
+     ["array of numbers", "of type <U", "shape (40, 6, 6)"]),
+    ("complex pixels", npz(x=IMAGES.astype("complex64"), y=LABELS), (6, 6, 1),
+     ["array of numbers", "complex64"]),
+    ("object array", npz(x=ragged(), y=LABELS[:2]), (6, 6, 1),
+     ["holds Python objects", "does not unpickle", "Received: x in", "d.npz"]),
+    ("NaN and infinite pixels", npz(x=with_nan(2, 1), y=LABELS), (6, 6, 1),
+     ["finite", "2 NaN and 1 infinite values in x in", "shape (40, 6, 6)"]),
+    ("pixels beyond float32", npz(x=np.where(IMAGES == 7, 1e300, 0.0), y=LABELS),
+     (6, 6, 1), ["32-bit floats", "1e+300"]),
+    ("test images of another size", npz(
+        x_train=IMAGES[:30], y_train=LABELS[:30],
+        x_test=tiny_images(10, 8)[0], y_test=LABELS[30:]), (6, 6, 1),
+     ["size of the training images", "x_train in", "shape (30, 6, 6)", "x_test in",
+      "shape (10, 8, 8)"]),
+    ("empty test set", npz(x_train=IMAGES, y_train=LABELS, x_test=IMAGES[:0],
+                           y_test=LABELS[:0]), (6, 6, 1),
+     ["no images", "x_test in", "shape (0, 6, 6)"]),
+    ("vectors of another length", npz(x=IMAGES, y=LABELS), (10,),
+     ["vectors of 10 values", "the images have 36", "x in", "d.npz"]),
+    ("4 channels for 3", npz(x=np.repeat(IMAGES[..., None], 4, 3), y=LABELS), (6, 6, 3),
+     ["4 channels", "x in", "d.npz"]),
+    # --- files that are no .npz, or not all of one
+    ("npz without y", npz(x=IMAGES), (6, 6, 1),
+     ["needs arrays x and y", "lacks y", "Received: arrays x in", "d.npz"]),
+    ("npz with x_train only", npz(x_train=IMAGES), (6, 6, 1),
+     ["lacks x_test, y_test, y_train", "Received: arrays x_train in"]),
+    ("a text file as .npz", file("d.npz", b"x,y\n1,2\n"), (6, 6, 1),
+     ["not an .npz file", "not a zip archive", "d.npz"]),
+    ("an .npy as .npz", file("d.npz", npy_bytes(IMAGES)), (6, 6, 1),
+     ["not an .npz file", "a single array, as np.save writes"]),
+    ("npz cut in half", lambda d: file("d.npz", _cut(npz(x=IMAGES, y=LABELS)(d)
+                                                      .read_bytes()))(d), (6, 6, 1),
+     ["cannot read the .npz file", "d.npz"]),
+    ("npz with a damaged array", npz_with_a_flipped_byte, (6, 6, 1),
+     ["damaged: its array x cannot be read", "CRC", "x in", "d.npz"]),
+    ("no such directory", lambda d: d / "nowhere", (6, 6, 1),
+     ["no such file or directory", "nowhere"]),
+    # --- IDX files
+    ("IDX wrong magic number", idx(IMAGES, LABELS, damage={
+        "train-images-idx3-ubyte": lambda b: b"\x08\x03" + b[2:]}), (6, 6, 1),
+     ["not an IDX file", "train-images-idx3-ubyte", "starts with 0803"]),
+    ("IDX truncated", idx(IMAGES, LABELS, damage={
+        "train-images-idx3-ubyte": lambda b: b[:-7]}), (6, 6, 1),
+     ["truncated", "dimensions (40, 6, 6)", "1,433 bytes of data"]),
+    ("IDX labels count", idx(IMAGES, LABELS[:39]), (6, 6, 1),
+     ["one label per image", "40 images", "train-images-idx3-ubyte of shape (40, 6, 6)",
+      "39 labels", "train-labels-idx1-ubyte of shape (39,)"]),
+    ("IDX test set labels count", idx(IMAGES[:30], LABELS[:30],
+                                      test=(IMAGES[30:], LABELS[30:39])), (6, 6, 1),
+     ["one label per image", "t10k-images-idx3-ubyte", "10 images", "9 labels"]),
+    ("IDX test images of another size", idx(IMAGES[:30], LABELS[:30], test=(
+        tiny_images(10, 5)[0], LABELS[30:])), (6, 6, 1),
+     ["size of the training images", "(30, 6, 6)", "t10k-images-idx3-ubyte",
+      "(10, 5, 5)"]),
+    ("IDX labels file of a header only", idx(IMAGES, LABELS, damage={
+        "train-labels-idx1-ubyte": lambda b: b"\0\0\x08\x01"}), (6, 6, 1),
+     ["truncated", "dimensions ()", "train-labels-idx1-ubyte"]),
+    ("IDX gzip cut short", idx(IMAGES, LABELS, gzip_images=True), (6, 6, 1),
+     ["cannot read the IDX file", "train-images-idx3-ubyte.gz"]),
+    ("IDX float labels", labels_file_of(idx_typed(LABELS / 2, 0x0D)), (6, 6, 1),
+     ["whole numbers", "20 of 40 labels", "train-labels-idx1-ubyte"]),
+    ("IDX one class", labels_file_of(idx_typed(np.ones(40), 0x0C)), (6, 6, 1),
+     ["at least 2 classes", "all 40 images are of class '1'"]),
+    # --- folders of images
+    ("corrupt image", pets({"cats/9.png": image()[:40]}), (5, 5, 3),
+     ["cannot decode an image", "pets/cats/9.png"]),
+    ("a text file named .jpg", pets({"dogs/notes.jpg": b"hello"}), (5, 5, 3),
+     ["cannot decode an image", "pets/dogs/notes.jpg"]),
+    ("one class folder", pets(classes=("cats",)), (5, 5, 3),
+     ["at least 2 classes", "all 4 images are of class 'cats'", "pets"]),
+    ("a second class folder empty", pets(classes=("cats",), extra={"dogs/": None}),
+     (5, 5, 3), ["at least 2 classes", "class 'cats'"]),
+    ("empty folder", folder({}), (5, 5, 3), ["cannot read images", "pets"]),
+    ("folders with no images", folder({"cats/a.txt": b"a", "dogs/b.txt": b"b"}),
+     (5, 5, 3), ["cannot read images", "images found in directory", "pets"]),
+    ("too few images to hold out", pets(n=1), (5, 5, 3),
+     ["too few images to hold out 25% for testing", "2 images", "pets"]),
+    ("GIF images for a grey network", pets(form="GIF"), (5, 5, 1),
+     ["cannot read this image with 1 channel", "GIF", "pets/cats/0.gif"]),
+    ("folders for a vector network", pets(), (25,),
+     ["needs a network whose input is H×W×1", "input 25"]),
+]
+
+
+def snapshot(directory: Path) -> dict:
+    return {str(p.relative_to(directory)): p.is_file() and hashlib.sha256(
+        p.read_bytes()).hexdigest() for p in sorted(directory.rglob("*"))}
+
+
+def test_the_table_of_data_mistakes_is_large():
+    assert len(DATA_MISTAKES) >= 40
+    assert len({case[0] for case in DATA_MISTAKES}) == len(DATA_MISTAKES)
+
+
+@pytest.mark.parametrize("make, shape, words", [case[1:] for case in DATA_MISTAKES],
+                         ids=[case[0] for case in DATA_MISTAKES])
+def test_a_data_mistake_is_one_data_error(tmp_path, make, shape, words):
+    spec = str(make(tmp_path))
+    before = snapshot(tmp_path)
+    with pytest.raises(DataError) as info:
+        data.load(spec, shape)
+    message = info.value.message
+    assert "Received: " in message
+    for word in words:
+        assert word in message, message
+    assert snapshot(tmp_path) == before  # the user's files are read, never changed
+
+
+@pytest.mark.parametrize("make, words", [
+    (npz(x=ragged(), y=LABELS[:2]), ["holds Python objects"]),
+    (pets({"cats/9.png": image()[:40]}), ["cannot decode an image", "cats/9.png"]),
+    (npz(x=IMAGES, y=np.full(40, 3)), ["at least 2 classes"]),
+    (npz(x=with_nan(2, 1), y=LABELS), ["2 NaN and 1 infinite"]),
+], ids=["object array", "corrupt image", "one class", "NaN"])
+def test_train_reports_a_data_mistake_with_status_2(tmp_path, capsys, make, words):
+    spec = str(make(tmp_path))
+    before = snapshot(tmp_path)
+    status = cli.main(["train", str(FIXTURES / "plain20-digits.arch"), "--data", spec,
+                       "-o", str(tmp_path / "out" / "m.keras")])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "Traceback" not in err and "internal error" not in err
+    assert "error: " in err and all(word in err for word in words), err
+    assert snapshot(tmp_path) == before
+
+
+# --- what the validation lets through, adapted ------------------------------------------
+
+def test_labels_of_shape_n_by_1_as_keras_cifar10_gives_them_are_flattened(tmp_path):
+    np.savez(tmp_path / "c.npz", x=IMAGES, y=LABELS[:, None].astype("uint8"))
+    d = data.load(str(tmp_path / "c.npz"), (6, 6, 1))
+    # the classes survive: before, every label became 0 (the argmax of one column)
+    assert np.bincount(np.concatenate([d.y_train, d.y_test])).tolist() == [10] * 4
+    assert "labels of shape (40, 1) flattened to (40,)" in d.notes
+    x, y = d.split("all")  # each image keeps its own label
+    pixels = (x[..., 0] * 255).round().astype(np.uint8)
+    assert sorted(zip(map(bytes, pixels), y.tolist())) == \
+        sorted(zip(map(bytes, IMAGES), LABELS.tolist()))
+
+
+def test_one_hot_labels_and_whole_float_labels_are_read_as_class_numbers(tmp_path):
+    np.savez(tmp_path / "h.npz", x=IMAGES, y=np.eye(4, dtype="float32")[LABELS])
+    np.savez(tmp_path / "f.npz", x=IMAGES, y=LABELS.astype("float64"))
+    plain = data.load(str(tmp_path / "h.npz"), (6, 6, 1))
+    for name, note in (("h.npz", "one-hot labels of shape (40, 4) read as class numbers"),
+                       ("f.npz", "labels stored as float64 read as whole numbers")):
+        d = data.load(str(tmp_path / name), (6, 6, 1))
+        assert note in d.notes
+        np.testing.assert_array_equal(d.y_test, plain.y_test)
+        assert d.y_test.dtype == np.int64
+
+
+def test_the_test_set_of_a_folder_is_read_and_the_first_bad_file_found(tmp_path):
+    make = pets({"cats/9.png": image()[:40], "dogs/9.png": b"junk"})
+    with pytest.raises(DataError, match="cats/9.png"):  # the first, in sorted order
+        data.load(str(make(tmp_path)), (5, 5, 3))
