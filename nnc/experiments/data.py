@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnc.backends.keras.runtime import import_keras
 from nnc.errors import DataError
 
 DIGITS = "digits"
@@ -349,7 +350,7 @@ def from_directory(path: str, input_shape: tuple, seed: int,
     if count and count * test_fraction < 1:  # else Keras holds out all and says none
         raise DataError(f"too few images to hold out {test_fraction:.0%} for testing. "
                         f"Received: {count:,} images in {path}")
-    import keras
+    keras = import_keras()
     import tensorflow as tf
     height, width, channels = input_shape
     mode = {1: "grayscale", 3: "rgb", 4: "rgba"}[channels]
@@ -478,7 +479,7 @@ def adapt_size(x: np.ndarray, size: tuple) -> tuple[np.ndarray, list[str]]:
     if (h, w) == (height, width):
         return x, []
     if h > height or w > width:
-        import keras
+        keras = import_keras()
         resized = keras.ops.image.resize(x, (height, width), interpolation="bilinear",
                                          antialias=True)
         return (keras.ops.convert_to_numpy(resized),
