@@ -27,6 +27,11 @@ CASES = [
     ("input 8x8x3\nconv3-{8\n", "2:9", "unexpected end of line"),
     ("input 8x8x\nrelu\n", "1:10", "unexpected 'x'; expected end of line"),
     ("input 8x8x3\nrelu)\n", "2:5", "unexpected ')'"),
+    # --- depthwise convolution
+    ("input 8x8x4\nx: dwconv3-64\n", "2:4", "'dwconv' takes no '-' value"),
+    ("input 8x8x4\nx: dwconv\n", "2:4", "'dwconv' needs a value for 'kernel'"),
+    ("input 8x8x4\nx: dwconv3(multiplier=0)\n", "2:12", "multiplier must be an integer ≥ 1"),
+    ("input 8x8x4\nfc-10\ny: dwconv3\n", "3:4", "dwconv needs an H×W×C input"),
     # --- names and suggestions
     ("input 8x8x3\nconv3-8, maxpol\n", "2:10", "did you mean 'maxpool'?"),
     ("input 8x8x3\nconb3-8\n", "2:1", "did you mean 'conv'?"),

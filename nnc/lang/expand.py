@@ -355,7 +355,9 @@ class Expander(Binder):
         """Add one primitive layer, inferring its shape and costs from the registry."""
         counter = (scope.path, kind.name)
         self.counters[counter] += 1
-        name = ".".join((*scope.path, f"{kind.name}{self.counters[counter]}"))
+        # relu6's first is relu6_1: a counter run into a name's own digits would misread
+        separator = "_" if kind.name[-1].isdigit() else ""
+        name = ".".join((*scope.path, f"{kind.name}{separator}{self.counters[counter]}"))
         in_shapes = [self.layers[i].shape for i in inputs]
         try:
             shape = kind.shape(attrs, in_shapes)

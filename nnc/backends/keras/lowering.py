@@ -33,7 +33,15 @@ def activation(name: str):
 
 def conv(kind, a, name, ins, keras):
     pad, padding = padding_layer(kind, a, name, keras)
-    if a["table"] is not None:
+    if a["table"] is None and 1 < a["groups"] == ins[0][-1]:
+        # One group per input map is a depthwise conv: Keras runs DepthwiseConv2D with a
+        # kernel of its own, where a grouped Conv2D goes through a slow path (XLA under
+        # TensorFlow). Same weights, same output order (map c's filters are c·m … c·m+m-1).
+        layer = keras.layers.DepthwiseConv2D(
+            a["kernel"], strides=a["stride"], padding=padding,
+            depth_multiplier=a["filters"] // a["groups"], use_bias=a["bias"],
+            activation=activation(a["activation"]), name=name)
+    elif a["table"] is not None:
         from nnc.backends.keras.layers import TableConv2D
         layer = TableConv2D(a["filters"], a["kernel"], a["table"], strides=a["stride"],
                             padding=padding, use_bias=a["bias"],
@@ -42,6 +50,14 @@ def conv(kind, a, name, ins, keras):
         layer = keras.layers.Conv2D(a["filters"], a["kernel"], strides=a["stride"],
                                     padding=padding, groups=a["groups"], use_bias=a["bias"],
                                     activation=activation(a["activation"]), name=name)
+    return lambda t: layer(pad(t))
+
+
+def depthwise_conv(kind, a, name, ins, keras):
+    pad, padding = padding_layer(kind, a, name, keras)
+    layer = keras.layers.DepthwiseConv2D(a["kernel"], strides=a["stride"], padding=padding,
+                                         depth_multiplier=a["multiplier"], use_bias=a["bias"],
+                                         activation=activation(a["activation"]), name=name)
     return lambda t: layer(pad(t))
 
 
@@ -120,6 +136,7 @@ def rbf(kind, a, name, ins, keras):
 
 LOWERINGS = {
     "conv": conv,
+    "dwconv": depthwise_conv,
     "maxpool": pooling("MaxPooling2D", "GlobalMaxPooling2D"),
     "avgpool": pooling("AveragePooling2D", "GlobalAveragePooling2D"),
     "fc": dense,

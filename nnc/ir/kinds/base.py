@@ -16,7 +16,7 @@ from nnc.errors import ArchShapeError
 from nnc.ir.attrs import Attr
 from nnc.wording import dims
 
-ACTIVATIONS = ("none", "relu", "tanh", "sigmoid", "softmax", "squash")
+ACTIVATIONS = ("none", "relu", "relu6", "tanh", "sigmoid", "softmax", "squash")
 RULES = ("shape", "params", "macs", "connections", "window")
 KINDS: dict[str, "Kind"] = {}
 

@@ -1,0 +1,58 @@
+"""Layer kinds of the mobile networks: the depthwise convolution of MobileNet (Howard et
+al. 2017), which Table 1 writes "Conv dw / s2, 3×3×64 dw": one K×K filter per input map
+(or `multiplier` of them), no mixing across maps. The 1×1 "pointwise" conv that follows
+it in the paper is an ordinary conv."""
+from __future__ import annotations
+
+from nnc.ir.attrs import Attr
+from nnc.ir.kinds.base import (
+    ACTIVATIONS,
+    WINDOW_ATTRS,
+    Kind,
+    register,
+    spatial,
+    spatial_output,
+)
+
+
+@register
+class DepthwiseConv(Kind):
+    """MACs: H'·W'·K²·C·m, one multiply-accumulate per kernel weight and output position
+    (the paper's D_K·D_K·M·D_F·D_F for m = 1)."""
+    name = "dwconv"
+    doc = ("depthwise convolution: `dwconv3/2` is one 3×3 filter per input map, stride 2 "
+           "(MobileNet's \"Conv dw / s2\")")
+    attrs = (Attr("kernel", "pair", doc="kernel size; the digits after `dwconv`"),
+             *WINDOW_ATTRS,
+             Attr("multiplier", "int", 1, doc="filters per input map (Keras's depth_multiplier)"),
+             Attr("bias", "bool", True),
+             Attr("activation", "choice", "none", ACTIVATIONS))
+    short = ("kernel", None, "stride")
+    weight_layer = True  # MobileNet's 28 layers count depthwise and pointwise apart
+    sliding = True
+
+    def shape(self, a, ins):
+        c = spatial(ins[0], "dwconv")[2]
+        return (*spatial_output(a, ins[0], "dwconv"), c * a["multiplier"])
+
+    def params(self, a, ins, out):
+        (kh, kw), maps = a["kernel"], out[2]
+        return kh * kw * maps + a["bias"] * maps, 0
+
+    def macs(self, a, ins, out):
+        (kh, kw) = a["kernel"]
+        return out[0] * out[1] * kh * kw * out[2]
+
+    def connections(self, a, ins, out):
+        (kh, kw), maps = a["kernel"], out[2]
+        return out[0] * out[1] * (kh * kw * maps + a["bias"] * maps)
+
+    def window(self, a, ins):
+        return a["kernel"], a["stride"]
+
+    def describe(self, a, strides=True):
+        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        text = f"{kh}×{kw} dw" + (f" ×{a['multiplier']}" if a["multiplier"] > 1 else "")
+        if strides and (sh, sw) != (1, 1):
+            text += f", stride {sh if sh == sw else f'{sh}×{sw}'}"
+        return text
