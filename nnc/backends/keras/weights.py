@@ -11,6 +11,8 @@ nothing itself; the models come from Keras.
 """
 from __future__ import annotations
 
+import math
+
 
 def keras_parents(inbound) -> list[str]:
     """The layers a layer's config says it is called on (its `keras_history` entries)."""
@@ -42,8 +44,27 @@ def copy_weights(source, target) -> None:
                          f"{len(theirs)} layers with weights, {target.name} {len(ours)}")
     for a, b in zip(theirs, ours):
         shapes = [tuple(w.shape) for w in a.weights], [tuple(w.shape) for w in b.weights]
-        if type(a) is not type(b) or shapes[0] != shapes[1]:
+        if not (same_kind(a, b) and same_sizes(*shapes)):
             raise ValueError(f"layer {a.name} ({type(a).__name__}, weights {shapes[0]}) "
                              f"does not match layer {b.name} at the same place "
                              f"({type(b).__name__}, weights {shapes[1]})")
-        b.set_weights(a.get_weights())
+        b.set_weights([w.reshape(shape) for w, shape in zip(a.get_weights(), shapes[1])])
+
+
+DENSE_LIKE = {"Dense", "Conv2D"}  # a 1×1 conv on a 1×1 map is a dense layer
+
+
+def same_kind(a, b) -> bool:
+    """The same layer type, or a dense layer and a 1×1 conv (keras.applications'
+    MobileNets end in a 1×1 conv where their papers print an FC layer)."""
+    names = {type(a).__name__, type(b).__name__}
+    return type(a) is type(b) or (names == DENSE_LIKE and all(
+        getattr(layer, "kernel_size", (1, 1)) == (1, 1) for layer in (a, b)))
+
+
+def same_sizes(ours: list, theirs: list) -> bool:
+    """Weights that hold the same numbers, up to a reshape of the same size."""
+    return len(ours) == len(theirs) and all(
+        math.prod(x) == math.prod(y) for x, y in zip(ours, theirs)) and all(
+        tuple(d for d in x if d != 1) == tuple(d for d in y if d != 1)
+        for x, y in zip(ours, theirs))

@@ -1,0 +1,62 @@
+"""Today's CNN zoo written as the papers print it, against keras.applications built in the
+same run (weights=None): the same total, trainable and non-trainable parameters as
+`nnc stats` counts, and, with Keras's weights copied into nnc's model, the same outputs
+and the same features before the classifier on random images."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from conftest import ARCHITECTURES
+from test_lower import assert_same_function, images, randomize_biases_and_statistics
+
+import nnc
+from nnc.backends.keras.weights import copy_weights
+
+# architecture file -> (keras.applications constructor, their feature layer, ours)
+ZOO = {
+    "mobilenet": (keras.applications.MobileNet, "conv_pw_13_relu", "conv10.1.relu6_2"),
+}
+
+
+def weight_count(weights) -> int:
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_the_zoo_is_keras_applications(name):
+    make, their_features, our_features = ZOO[name]
+    theirs = make(weights=None)
+    compiled = nnc.load(str(ARCHITECTURES / f"{name}.arch"))
+    totals = compiled.stats.totals
+    assert (totals.params, totals.trainable, totals.non_trainable) == (
+        theirs.count_params(), weight_count(theirs.trainable_weights),
+        weight_count(theirs.non_trainable_weights))
+    ours = compiled.to_keras()
+    randomize_biases_and_statistics(theirs)
+    copy_weights(theirs, ours)
+    assert_same_function(theirs, ours, images(compiled.network.shape(compiled.network.input), 2),
+                         (their_features, our_features))
+
+
+def test_mobilenet_has_the_papers_figures(load, reference):
+    paper, stats = reference["mobilenet"], load("mobilenet").stats
+    assert round(stats.totals.macs / 1e6) == paper["macs_paper_millions"]  # 568.7M
+    assert round(stats.totals.trainable / 1e6, 1) == paper["params_paper_millions"]
+    assert stats.weight_layers == paper["layers"]
+
+
+def test_a_conv_with_one_group_per_map_is_a_depthwise_conv():
+    # Lowered to Keras's DepthwiseConv2D, which has a kernel of its own, rather than a
+    # grouped Conv2D; it computes the grouped conv: filter c·m + j sees map c alone.
+    compiled = nnc.compile_text("input 6x6x4\nx: conv3-8(groups=4)\n", "g.arch")
+    model = compiled.to_keras()
+    layer = model.get_layer("x.conv1")
+    assert type(layer).__name__ == "DepthwiseConv2D" and layer.count_params() == 3 * 3 * 8 + 8
+    kernel, bias = layer.get_weights()  # kernel: 3×3×4 maps×2 per map
+    grouped = keras.layers.Conv2D(8, 3, padding="same", groups=4)
+    x = np.random.default_rng(0).normal(size=(1, 6, 6, 4)).astype("float32")
+    grouped.build(x.shape)
+    grouped.set_weights([kernel.reshape(3, 3, 1, 8), bias])
+    np.testing.assert_allclose(model.predict(x, verbose=0), grouped(x).numpy(), atol=1e-5)
