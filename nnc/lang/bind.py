@@ -27,9 +27,11 @@ from nnc.lang.arith import evaluate, number
 from nnc.lang.coerce import coerce
 
 COMPOUNDS = {
-    "residual": ((Attr("shortcut", "choice", "B", ("A", "B", "C", "identity", "none"),
+    "residual": ((Attr("shortcut", "choice", "B", ("A", "B", "C", "identity", "none", "auto"),
                        doc="A: zero-pad, B: project where shapes change, C: always "
-                           "project, none: no shortcut (a plain network)"),), ("shortcut",)),
+                           "project, none: no shortcut (a plain network), auto: identity "
+                           "where the body keeps the shape and none where it changes it "
+                           "(MobileNetV2's inverted residuals)"),), ("shortcut",)),
     "concat": ((), ()),
     "head": ((Attr("source", "symbol", doc="the row whose output the head taps"),
               Attr("loss_weight", "float", 1.0)), ("source",)),

@@ -279,6 +279,8 @@ class Expander(Binder):
             return y
         body_nodes = self.created[start:]
         x_shape, y_shape = self.shape(x), self.shape(y)
+        if shortcut == "auto" and x_shape != y_shape:
+            return y
         s = x
         if shortcut == "C" or (x_shape != y_shape and shortcut == "B"):
             s = self.projection(x, x_shape, y_shape, body_nodes, compound, scope)
@@ -360,6 +362,7 @@ class Expander(Binder):
         name = ".".join((*scope.path, f"{kind.name}{separator}{self.counters[counter]}"))
         in_shapes = [self.layers[i].shape for i in inputs]
         try:
+            attrs = kind.resolve(attrs, in_shapes)
             shape = kind.shape(attrs, in_shapes)
             params = kind.params(attrs, in_shapes, shape)
         except NncError as e:

@@ -79,6 +79,11 @@ class Kind:
         (negative squared distances of RBF units, trained with LeCun's MAP loss)."""
         return "probabilities" if a.get("activation") == "softmax" else "logits"
 
+    def resolve(self, a, ins) -> dict:
+        """The attributes once the input shapes are known: for a width written relative
+        to the input (conv's expansion), the absolute one. Most kinds need nothing."""
+        return a
+
     def shape(self, a, ins): ...
     def params(self, a, ins, out) -> tuple[int, int]: ...  # (trainable, non-trainable)
     def macs(self, a, ins, out) -> int: ...

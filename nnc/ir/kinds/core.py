@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from nnc.errors import ArchShapeError
+from nnc.errors import ArchShapeError, ArchValueError
 from nnc.ir.attrs import Attr
 from nnc.ir.kinds.base import (
     ACTIVATIONS,
@@ -22,7 +22,11 @@ class Conv(Kind):
     name = "conv"
     doc = "2-D convolution: `conv3-64` is 3×3, 64 filters; `conv11-96/4` has stride 4"
     attrs = (Attr("kernel", "pair", doc="kernel size; the digits after `conv`"),
-             Attr("filters", "int", doc="number of output maps; `-64` in the short form"),
+             Attr("filters", "int", None,
+                  doc="number of output maps; `-64` in the short form"),
+             Attr("expansion", "int", None,
+                  doc="instead of filters: this many output maps per input map "
+                      "(MobileNetV2's expansion factor t)"),
              *WINDOW_ATTRS,
              Attr("groups", "int", 1, doc="split input and output maps into this many groups"),
              Attr("table", "grid", None,
@@ -34,6 +38,19 @@ class Conv(Kind):
     positional = ("filters",)
     weight_layer = True
     sliding = True
+
+    def resolve(self, a, ins):
+        if a["filters"] is None and a["expansion"] is None:
+            raise ArchValueError("'conv' needs a value for 'filters' (number of output maps; "
+                                 "`-64` in the short form) or for 'expansion' (output maps "
+                                 "per input map). Received: neither")
+        if a["filters"] is not None and a["expansion"] is not None:
+            raise ArchValueError(f"a conv takes its width as filters or as an expansion of "
+                                 f"its input, not both. Received: filters={a['filters']} "
+                                 f"and expansion={a['expansion']}")
+        if a["filters"] is not None:
+            return a
+        return {**a, "filters": a["expansion"] * spatial(ins[0], "conv")[2]}
 
     def shape(self, a, ins):
         c = spatial(ins[0], "conv")[2]
