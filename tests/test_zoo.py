@@ -16,6 +16,7 @@ from nnc.backends.keras.weights import copy_weights
 # architecture file -> (keras.applications constructor, their feature layer, ours)
 ZOO = {
     "mobilenet": (keras.applications.MobileNet, "conv_pw_13_relu", "conv10.1.relu6_2"),
+    "mobilenetv2": (keras.applications.MobileNetV2, "out_relu", "conv2.relu6_1"),
 }
 
 
@@ -45,6 +46,25 @@ def test_mobilenet_has_the_papers_figures(load, reference):
     assert round(stats.totals.macs / 1e6) == paper["macs_paper_millions"]  # 568.7M
     assert round(stats.totals.trainable / 1e6, 1) == paper["params_paper_millions"]
     assert stats.weight_layers == paper["layers"]
+
+
+def test_mobilenetv2_has_the_papers_figures(load, reference):
+    paper, stats = reference["mobilenetv2"], load("mobilenetv2").stats
+    layers = load("mobilenetv2").network.layers.values()
+    weights = stats.totals.trainable - sum(l.params[0] for l in layers if l.kind.normalization)
+    assert weights == 3_470_760
+    assert int(weights / 1e5) / 10 == paper["params_paper_millions"]  # cut, not rounded
+    assert round(weights / 1e6, 2) == paper["params_model_zoo_millions"]
+    assert int(stats.totals.macs / 1e6) == paper["macs_paper_millions"]  # 300.8M
+
+
+def test_an_inverted_residual_adds_its_input_only_where_the_shape_is_kept(load):
+    layers = load("mobilenetv2").network.layers
+    adds = sorted(n for n, layer in layers.items() if layer.closes_unit)
+    # 17 bottlenecks, of which the first of each row but block5's changes the shape
+    # (block5's first keeps 14×14 but goes from 64 to 96 maps): 10 keep it.
+    assert len(adds) == 10
+    assert "block2.2.add1" in adds and "block2.1.add1" not in adds
 
 
 def test_a_conv_with_one_group_per_map_is_a_depthwise_conv():
