@@ -1,7 +1,7 @@
 """Inference throughput of the models nnc builds against keras.applications, with the
 same weights (copied across by nnc.backends.keras.weights, so that both compute the same function), on
-the same backend and the same random batch: ResNet-50 (tests/fixtures/resnet50-keras.arch)
-and VGG-16 (architectures/vggD.arch), without and with XLA.
+the same backend and the same random batch: ResNet-50 (tests/fixtures/resnet50-keras.arch),
+VGG-16 (architectures/vggD.arch), MobileNet and MobileNetV2, without and with XLA.
 
 A round times one batch of each model and one float32 matmul step, in turn
 (nnc.backends.keras.bench.time_interleaved), so that a change in the machine's load falls on all
@@ -16,10 +16,12 @@ import statistics
 import numpy as np
 from common import ARCHITECTURES, FIXTURES, table
 
-NETWORKS = {"ResNet50": FIXTURES / "resnet50-keras.arch", "VGG16": ARCHITECTURES / "vggD.arch"}
+NETWORKS = {"ResNet50": FIXTURES / "resnet50-keras.arch", "VGG16": ARCHITECTURES / "vggD.arch",
+            "MobileNet": ARCHITECTURES / "mobilenet.arch",
+            "MobileNetV2": ARCHITECTURES / "mobilenetv2.arch"}
 
 
-def compare(batch: int, batches: int, warmup: int) -> dict:
+def compare(batch: int, batches: int, warmup: int, names=tuple(NETWORKS)) -> dict:
     import keras
 
     import nnc
@@ -33,7 +35,7 @@ def compare(batch: int, batches: int, warmup: int) -> dict:
     from nnc.backends.keras.weights import copy_weights
     matmul, matmul_flops = matmul_step("float32")
     results, fastest_matmul = {}, float("inf")
-    for name, arch in NETWORKS.items():
+    for name, arch in ((n, NETWORKS[n]) for n in names):
         compiled = nnc.load(str(arch))
         theirs = getattr(keras.applications, name)(weights=None)
         ours = compiled.to_keras()
