@@ -34,6 +34,8 @@ CASES = [
     ("input 8x8x4\nfc-10\ny: dwconv3\n", "3:4", "dwconv needs an H×W×C input"),
     ("input 8x8x4\nx: conv1-8(expansion=6)\n", "2:4", "not both. Received: filters=8"),
     ("input 8x8x4\nx: conv1(expansion=0)\n", "2:10", "expansion must be an integer ≥ 1"),
+    ("input 8x8x4\nx: sepconv3\n", "2:4", "'sepconv' needs a value for 'filters'"),
+    ("input 8x8x4\nx: conv3-8(activation=swsh)\n", "2:12", "one of none, relu, relu6"),
     # --- names and suggestions
     ("input 8x8x3\nconv3-8, maxpol\n", "2:10", "did you mean 'maxpool'?"),
     ("input 8x8x3\nconb3-8\n", "2:1", "did you mean 'conv'?"),

@@ -61,6 +61,15 @@ def depthwise_conv(kind, a, name, ins, keras):
     return lambda t: layer(pad(t))
 
 
+def separable_conv(kind, a, name, ins, keras):
+    pad, padding = padding_layer(kind, a, name, keras)
+    layer = keras.layers.SeparableConv2D(a["filters"], a["kernel"], strides=a["stride"],
+                                         padding=padding, depth_multiplier=a["multiplier"],
+                                         use_bias=a["bias"],
+                                         activation=activation(a["activation"]), name=name)
+    return lambda t: layer(pad(t))
+
+
 def pooling(windowed: str, global_: str):
     """A pooling kind's lowering: the windowed Keras layer, or the global one when the
     pool has no size."""
@@ -137,6 +146,7 @@ def rbf(kind, a, name, ins, keras):
 LOWERINGS = {
     "conv": conv,
     "dwconv": depthwise_conv,
+    "sepconv": separable_conv,
     "maxpool": pooling("MaxPooling2D", "GlobalMaxPooling2D"),
     "avgpool": pooling("AveragePooling2D", "GlobalAveragePooling2D"),
     "fc": dense,

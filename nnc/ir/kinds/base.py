@@ -16,7 +16,8 @@ from nnc.errors import ArchShapeError
 from nnc.ir.attrs import Attr
 from nnc.wording import dims
 
-ACTIVATIONS = ("none", "relu", "relu6", "tanh", "sigmoid", "softmax", "squash")
+ACTIVATIONS = ("none", "relu", "relu6", "tanh", "sigmoid", "softmax", "squash", "swish",
+               "hard_sigmoid", "hard_swish", "gelu")
 RULES = ("shape", "params", "macs", "connections", "window")
 KINDS: dict[str, "Kind"] = {}
 

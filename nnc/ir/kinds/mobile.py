@@ -1,7 +1,7 @@
-"""Layer kinds of the mobile networks: the depthwise convolution of MobileNet (Howard et
-al. 2017), which Table 1 writes "Conv dw / s2, 3×3×64 dw": one K×K filter per input map
-(or `multiplier` of them), no mixing across maps. The 1×1 "pointwise" conv that follows
-it in the paper is an ordinary conv."""
+"""Layer kinds of the factored convolutions: the depthwise convolution of MobileNet
+(Howard et al. 2017), which Table 1 writes "Conv dw / s2, 3×3×64 dw": one K×K filter per
+input map (or `multiplier` of them), no mixing across maps; and Xception's separable
+convolution (Chollet 2017), a depthwise conv and a 1×1 pointwise conv as one layer."""
 from __future__ import annotations
 
 from nnc.ir.attrs import Attr
@@ -56,3 +56,35 @@ class DepthwiseConv(Kind):
         if strides and (sh, sw) != (1, 1):
             text += f", stride {sh if sh == sw else f'{sh}×{sw}'}"
         return text
+
+
+@register
+class SeparableConv(DepthwiseConv):
+    """A depthwise conv then a 1×1 conv to `filters` maps, with no activation between
+    (Xception's "SeparableConv"): K²·C·m + C·m·F weights (+ F biases); MACs of both
+    steps, H'·W'·(K²·C·m + C·m·F)."""
+    name = "sepconv"
+    doc = ("separable convolution: `sepconv3-256` is a 3×3 depthwise conv then a 1×1 conv "
+           "to 256 maps, as one layer (Xception)")
+    attrs = (DepthwiseConv.attrs[0],
+             Attr("filters", "int", doc="maps of the pointwise conv; `-256` in the short form"),
+             *DepthwiseConv.attrs[1:])
+    short = ("kernel", "filters", "stride")
+    positional = ("filters",)
+
+    def shape(self, a, ins):
+        return (*super().shape(a, ins)[:2], a["filters"])
+
+    def params(self, a, ins, out):
+        (kh, kw), depth = a["kernel"], ins[0][2] * a["multiplier"]
+        return kh * kw * depth + depth * a["filters"] + a["bias"] * a["filters"], 0
+
+    def macs(self, a, ins, out):
+        (kh, kw), depth = a["kernel"], ins[0][2] * a["multiplier"]
+        return out[0] * out[1] * (kh * kw * depth + depth * a["filters"])
+
+    def connections(self, a, ins, out):
+        return out[0] * out[1] * sum(self.params(a, ins, out))
+
+    def describe(self, a, strides=True):
+        return super().describe(a, strides).replace(" dw", f" sep, {a['filters']}", 1)
