@@ -4,6 +4,8 @@ same run (weights=None): the same total, trainable and non-trainable parameters 
 and the same features before the classifier on random images."""
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from nnc.backends.keras.weights import copy_weights
 ZOO = {
     "mobilenet": (keras.applications.MobileNet, "conv_pw_13_relu", "conv10.1.relu6_2"),
     "mobilenetv2": (keras.applications.MobileNetV2, "out_relu", "conv2.relu6_1"),
+    "xception": (keras.applications.Xception, "block14_sepconv2_act", "exit3.relu1"),
 }
 
 
@@ -67,6 +70,12 @@ def test_an_inverted_residual_adds_its_input_only_where_the_shape_is_kept(load):
     assert "block2.2.add1" in adds and "block2.1.add1" not in adds
 
 
+def test_xception_has_the_papers_figures(load, reference):
+    paper, stats = reference["xception"], load("xception").stats
+    assert stats.totals.trainable == paper["params"]
+    assert stats.weight_layers == paper["conv_layers"] + 1  # and the logistic regression
+
+
 def test_a_conv_with_one_group_per_map_is_a_depthwise_conv():
     # Lowered to Keras's DepthwiseConv2D, which has a kernel of its own, rather than a
     # grouped Conv2D; it computes the grouped conv: filter c·m + j sees map c alone.
@@ -80,3 +89,16 @@ def test_a_conv_with_one_group_per_map_is_a_depthwise_conv():
     grouped.build(x.shape)
     grouped.set_weights([kernel.reshape(3, 3, 1, 8), bias])
     np.testing.assert_allclose(model.predict(x, verbose=0), grouped(x).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("name, formula", [
+    ("relu6", lambda x: np.clip(x, 0, 6)),
+    ("swish", lambda x: x / (1 + np.exp(-x))),
+    ("hard_sigmoid", lambda x: np.clip(x + 3, 0, 6) / 6),
+    ("hard_swish", lambda x: x * np.clip(x + 3, 0, 6) / 6),
+    ("gelu", lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))),
+])
+def test_the_activations_are_the_papers_functions(name, formula):
+    model = nnc.compile_text(f"input 64\nx: {name}\n", "a.arch").to_keras()
+    x = np.linspace(-8, 8, 64, dtype="float32")[None]
+    np.testing.assert_allclose(model.predict(x, verbose=0), formula(x), rtol=1e-5, atol=1e-6)
