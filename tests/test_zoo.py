@@ -76,6 +76,15 @@ def test_xception_has_the_papers_figures(load, reference):
     assert stats.weight_layers == paper["conv_layers"] + 1  # and the logistic regression
 
 
+def test_resnext_and_wide_resnet_have_torchvisions_counts(load, reference):
+    resnext, wide = load("resnext50-32x4d").stats, load("wide-resnet50-2").stats
+    assert resnext.totals.trainable == reference["resnext50_32x4d"]["params_torchvision"]
+    assert round(resnext.totals.macs / 1e9, 1) == reference["resnext50_32x4d"]["macs_paper_giga"]
+    assert wide.totals.trainable == reference["wide_resnet50_2"]["params_torchvision"]
+    assert round(wide.totals.macs / 1e9, 1) == reference["wide_resnet50_2"]["macs_torchvision_giga"]
+    assert resnext.weight_layers == wide.weight_layers == 50
+
+
 def test_a_conv_with_one_group_per_map_is_a_depthwise_conv():
     # Lowered to Keras's DepthwiseConv2D, which has a kernel of its own, rather than a
     # grouped Conv2D; it computes the grouped conv: filter c·m + j sees map c alone.
