@@ -33,7 +33,7 @@ CASES = [
     ("input 8x8x4\nx: dwconv3(multiplier=0)\n", "2:12", "multiplier must be an integer ≥ 1"),
     ("input 8x8x4\nfc-10\ny: dwconv3\n", "3:4", "dwconv needs an H×W×C input"),
     ("input 8x8x4\nx: conv1-8(expansion=6)\n", "2:4", "not both. Received: filters=8"),
-    ("input 8x8x4\nx: conv1(expansion=0)\n", "2:10", "expansion must be an integer ≥ 1"),
+    ("input 8x8x4\nx: conv1(expansion=0)\n", "2:4", "must be a whole number of maps ≥ 1"),
     ("input 8x8x4\nx: sepconv3\n", "2:4", "'sepconv' needs a value for 'filters'"),
     ("input 8x8x4\nx: conv3-8(activation=swsh)\n", "2:12", "one of none, relu, relu6"),
     # --- names and suggestions

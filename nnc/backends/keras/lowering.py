@@ -101,6 +101,10 @@ def batch_norm(kind, a, name, ins, keras):
                                            name=name)
 
 
+def identity(kind, a, name, ins, keras):
+    return keras.layers.Identity(name=name)
+
+
 def dropout(kind, a, name, ins, keras):
     return keras.layers.Dropout(a["rate"], name=name)
 
@@ -152,6 +156,7 @@ LOWERINGS = {
     "fc": dense,
     "flatten": flatten,
     "bn": batch_norm,
+    "identity": identity,
     "dropout": dropout,
     "lrn": lrn,
     **{name: activation_layer for name in ACTIVATIONS if name != "none"},

@@ -24,9 +24,9 @@ class Conv(Kind):
     attrs = (Attr("kernel", "pair", doc="kernel size; the digits after `conv`"),
              Attr("filters", "int", None,
                   doc="number of output maps; `-64` in the short form"),
-             Attr("expansion", "int", None,
+             Attr("expansion", "float", None,
                   doc="instead of filters: this many output maps per input map "
-                      "(MobileNetV2's expansion factor t)"),
+                      "(MobileNetV2's expansion factor t, DenseNet's compression 0.5)"),
              *WINDOW_ATTRS,
              Attr("groups", "int", 1, doc="split input and output maps into this many groups"),
              Attr("table", "grid", None,
@@ -50,7 +50,12 @@ class Conv(Kind):
                                  f"and expansion={a['expansion']}")
         if a["filters"] is not None:
             return a
-        return {**a, "filters": a["expansion"] * spatial(ins[0], "conv")[2]}
+        maps = a["expansion"] * spatial(ins[0], "conv")[2]
+        if a["expansion"] <= 0 or maps != int(maps):
+            raise ArchValueError(f"expansion times the {ins[0][2]} input maps must be a "
+                                 f"whole number of maps ≥ 1. Received: expansion="
+                                 f"{a['expansion']:g}")
+        return {**a, "filters": int(maps)}
 
     def shape(self, a, ins):
         c = spatial(ins[0], "conv")[2]
@@ -227,6 +232,15 @@ class BatchNorm(Pointwise):
 
     def params(self, a, ins, out):
         return 2 * ins[0][-1], 2 * ins[0][-1]
+
+
+@register
+class Identity(Pointwise):
+    """No layer at all in a plain chain; in a `concat:` it is the branch that passes the
+    input on, as DenseNet concatenates each layer's input with its output."""
+    name = "identity"
+    doc = "the input, unchanged: the branch of a concat that passes its input on (DenseNet)"
+    in_place = True  # the same buffer
 
 
 @register
