@@ -20,6 +20,9 @@ ZOO = {
     "mobilenet": (keras.applications.MobileNet, "conv_pw_13_relu", "conv10.1.relu6_2"),
     "mobilenetv2": (keras.applications.MobileNetV2, "out_relu", "conv2.relu6_1"),
     "xception": (keras.applications.Xception, "block14_sepconv2_act", "exit3.relu1"),
+    "densenet121": (keras.applications.DenseNet121, "relu", "classifier.relu1"),
+    "densenet169": (keras.applications.DenseNet169, "relu", "classifier.relu1"),
+    "densenet201": (keras.applications.DenseNet201, "relu", "classifier.relu1"),
 }
 
 
@@ -83,6 +86,14 @@ def test_resnext_and_wide_resnet_have_torchvisions_counts(load, reference):
     assert wide.totals.trainable == reference["wide_resnet50_2"]["params_torchvision"]
     assert round(wide.totals.macs / 1e9, 1) == reference["wide_resnet50_2"]["macs_torchvision_giga"]
     assert resnext.weight_layers == wide.weight_layers == 50
+
+
+@pytest.mark.parametrize("depth", [121, 169, 201])
+def test_densenets_have_torchvisions_counts_and_their_names_depth(load, reference, depth):
+    stats, published = load(f"densenet{depth}").stats, reference["densenet"]
+    assert stats.totals.trainable == published["params_torchvision"][depth]
+    assert round(stats.totals.macs / 1e9, 2) == published["macs_torchvision_giga"][depth]
+    assert stats.weight_layers == depth
 
 
 def test_a_conv_with_one_group_per_map_is_a_depthwise_conv():
