@@ -36,6 +36,9 @@ CASES = [
     ("input 8x8x4\nx: conv1(expansion=0)\n", "2:4", "must be a whole number of maps ≥ 1"),
     ("input 8x8x4\nx: sepconv3\n", "2:4", "'sepconv' needs a value for 'filters'"),
     ("input 8x8x4\nx: conv3-8(activation=swsh)\n", "2:12", "one of none, relu, relu6"),
+    ("input 8\nz: zeropad1\n", "2:4", "zeropad needs an H×W×C input"),
+    ("input 8x8x4\nr: residual(projection_bn=maybe):\n    conv3-8\n", "2:13",
+     "projection_bn must be true or false"),
     # --- names and suggestions
     ("input 8x8x3\nconv3-8, maxpol\n", "2:10", "did you mean 'maxpool'?"),
     ("input 8x8x3\nconb3-8\n", "2:1", "did you mean 'conv'?"),

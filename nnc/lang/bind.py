@@ -31,7 +31,10 @@ COMPOUNDS = {
                        doc="A: zero-pad, B: project where shapes change, C: always "
                            "project, none: no shortcut (a plain network), auto: identity "
                            "where the body keeps the shape and none where it changes it "
-                           "(MobileNetV2's inverted residuals)"),), ("shortcut",)),
+                           "(MobileNetV2's inverted residuals)"),
+                  Attr("projection_bn", "bool", None,
+                       doc="whether a projection shortcut is followed by batchnorm; by "
+                           "default, when the body has batchnorm")), ("shortcut",)),
     "concat": ((), ()),
     "head": ((Attr("source", "symbol", doc="the row whose output the head taps"),
               Attr("loss_weight", "float", 1.0)), ("source",)),

@@ -270,7 +270,8 @@ class Expander(Binder):
             raise replace_position(e, compound.coord, scope.chain) from None
 
     def residual(self, compound: ast.Compound, x: str, scope: Scope) -> str:
-        shortcut = self.compound_options(compound, scope)["shortcut"]
+        options = self.compound_options(compound, scope)
+        shortcut = options["shortcut"]
         start = len(self.created)
         y = x
         for row in compound.body:
@@ -283,7 +284,8 @@ class Expander(Binder):
             return y
         s = x
         if shortcut == "C" or (x_shape != y_shape and shortcut == "B"):
-            s = self.projection(x, x_shape, y_shape, body_nodes, compound, scope)
+            s = self.projection(x, x_shape, y_shape, body_nodes, compound, scope,
+                                options["projection_bn"])
         elif x_shape != y_shape and shortcut == "A":
             stride = self.shortcut_stride(x_shape, y_shape, compound, scope)
             if y_shape[2] < x_shape[2]:
@@ -305,8 +307,10 @@ class Expander(Binder):
                 self.layers[node].unit = add
         return add
 
-    def projection(self, x, x_shape, y_shape, body_nodes, compound, scope) -> str:
-        """Option B/C: a 1×1 conv with the body's stride, plus BN when the body has BN."""
+    def projection(self, x, x_shape, y_shape, body_nodes, compound, scope,
+                   with_norm: bool | None) -> str:
+        """Option B/C: a 1×1 conv with the body's stride, plus BN when the body has BN
+        (or as `projection_bn` says)."""
         stride = self.shortcut_stride(x_shape, y_shape, compound, scope)
         conv_attrs = self.attrs_for(Conv.name, KINDS[Conv.name].attrs, {
             "kernel": (1, 1), "filters": y_shape[-1], "stride": (stride, stride),
@@ -314,7 +318,9 @@ class Expander(Binder):
         shortcut = scope.child("shortcut", shortcut=True)
         s = self.add(KINDS[Conv.name], conv_attrs, [x], shortcut, compound.coord,
                      "projection")
-        if any(self.layers[n].kind.normalization for n in body_nodes):
+        if with_norm is None:
+            with_norm = any(self.layers[n].kind.normalization for n in body_nodes)
+        if with_norm:
             norm = KINDS[BatchNorm.name]
             s = self.add(norm, self.attrs_for(norm.name, norm.attrs, {}), [s],
                          shortcut, compound.coord, "projection")

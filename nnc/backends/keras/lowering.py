@@ -101,6 +101,10 @@ def batch_norm(kind, a, name, ins, keras):
                                            name=name)
 
 
+def zero_pad(kind, a, name, ins, keras):
+    return keras.layers.ZeroPadding2D(a["size"], name=name)
+
+
 def identity(kind, a, name, ins, keras):
     return keras.layers.Identity(name=name)
 
@@ -157,6 +161,7 @@ LOWERINGS = {
     "flatten": flatten,
     "bn": batch_norm,
     "identity": identity,
+    "zeropad": zero_pad,
     "dropout": dropout,
     "lrn": lrn,
     **{name: activation_layer for name in ACTIVATIONS if name != "none"},

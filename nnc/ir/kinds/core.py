@@ -235,6 +235,27 @@ class BatchNorm(Pointwise):
 
 
 @register
+class ZeroPad(Pointwise):
+    """Zero rows and columns around the maps, as a layer of its own: what Keras's
+    ZeroPadding2D does before a 'valid' layer (ResNetV2 pads before its max pool, where
+    the zeros, unlike a max pool's own padding, can be the maximum)."""
+    name = "zeropad"
+    doc = "zero padding as a layer: `zeropad1` adds one zero row and column on every side"
+    attrs = (Attr("size", "pair", doc="rows and columns on each side; the digits after "
+                                      "`zeropad`"),)
+    short = ("size", None, None)
+    in_place = False  # a bigger buffer
+
+    def shape(self, a, ins):
+        h, w, c = spatial(ins[0], "zeropad")
+        return h + 2 * a["size"][0], w + 2 * a["size"][1], c
+
+    def describe(self, a, strides=True):
+        return f"zero padding {a['size'][0]}" + (f"×{a['size'][1]}"
+                                                 if a["size"][0] != a["size"][1] else "")
+
+
+@register
 class Identity(Pointwise):
     """No layer at all in a plain chain; in a `concat:` it is the branch that passes the
     input on, as DenseNet concatenates each layer's input with its output."""
