@@ -23,6 +23,9 @@ ZOO = {
     "densenet121": (keras.applications.DenseNet121, "relu", "classifier.relu1"),
     "densenet169": (keras.applications.DenseNet169, "relu", "classifier.relu1"),
     "densenet201": (keras.applications.DenseNet201, "relu", "classifier.relu1"),
+    "resnet50v2": (keras.applications.ResNet50V2, "post_relu", "post.relu1"),
+    "resnet101v2": (keras.applications.ResNet101V2, "post_relu", "post.relu1"),
+    "resnet152v2": (keras.applications.ResNet152V2, "post_relu", "post.relu1"),
 }
 
 
