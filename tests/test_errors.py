@@ -39,6 +39,7 @@ CASES = [
     ("input 8\nz: zeropad1\n", "2:4", "zeropad needs an H×W×C input"),
     ("input 8x8x4\nr: residual(projection_bn=maybe):\n    conv3-8\n", "2:13",
      "projection_bn must be true or false"),
+    ("input 8x8x4\nx: bn(scale=no)\n", "2:7", "scale must be true or false"),
     # --- names and suggestions
     ("input 8x8x3\nconv3-8, maxpol\n", "2:10", "did you mean 'maxpool'?"),
     ("input 8x8x3\nconb3-8\n", "2:1", "did you mean 'conv'?"),

@@ -98,7 +98,7 @@ def flatten(kind, a, name, ins, keras):
 
 def batch_norm(kind, a, name, ins, keras):
     return keras.layers.BatchNormalization(epsilon=a["epsilon"], momentum=a["momentum"],
-                                           name=name)
+                                           scale=a["scale"], name=name)
 
 
 def zero_pad(kind, a, name, ins, keras):

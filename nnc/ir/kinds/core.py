@@ -227,11 +227,14 @@ class BatchNorm(Pointwise):
     folds into the preceding conv."""
     name = "bn"
     doc = "batch normalization over channels: γ and β trained, moving mean and variance not"
-    attrs = (Attr("epsilon", "float", 1e-5), Attr("momentum", "float", 0.9))
+    attrs = (Attr("epsilon", "float", 1e-5), Attr("momentum", "float", 0.9),
+             Attr("scale", "bool", True,
+                  doc="a learned γ per channel; false where a linear layer or ReLU "
+                      "follows and γ would add nothing (Inception-v3)"))
     normalization = True
 
     def params(self, a, ins, out):
-        return 2 * ins[0][-1], 2 * ins[0][-1]
+        return (1 + a["scale"]) * ins[0][-1], 2 * ins[0][-1]
 
 
 @register
