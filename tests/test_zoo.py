@@ -26,6 +26,7 @@ ZOO = {
     "resnet50v2": (keras.applications.ResNet50V2, "post_relu", "post.relu1"),
     "resnet101v2": (keras.applications.ResNet101V2, "post_relu", "post.relu1"),
     "resnet152v2": (keras.applications.ResNet152V2, "post_relu", "post.relu1"),
+    "inceptionv3": (keras.applications.InceptionV3, "mixed10", "mixed9_10.2.concat1"),
 }
 
 
