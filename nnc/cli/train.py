@@ -17,7 +17,7 @@ from nnc.cli.common import USER_ERROR, compile_all, note, report
 from nnc.errors import NncError, TrainError
 from nnc.experiments.recipe import STRATEGIES
 
-SPLITS = ("test", "train", "all")  # the names Dataset.split knows (nnc/data.py)
+SPLITS = ("test", "train", "all")  # the names Dataset.split knows (nnc/experiments/data.py)
 
 
 def add_commands(commands, common) -> None:

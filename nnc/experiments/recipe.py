@@ -32,7 +32,7 @@ from nnc.errors import TrainError, did_you_mean
 from nnc.wording import shown
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
-STRATEGIES = ("none", "mirrored", "multiworker")  # `nnc train --strategy`: nnc/train.py
+STRATEGIES = ("none", "mirrored", "multiworker")  # `nnc train --strategy`: nnc/experiments/train.py
 SCHEDULES = ("constant", "step", "cosine")
 # YAML section -> {key in the section: Recipe field}; top-level keys map to themselves
 SECTIONS = {
