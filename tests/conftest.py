@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,18 @@ def load():
             cache[name] = nnc.load(str(ARCHITECTURES / f"{name}.arch"))
         return cache[name]
     return get
+
+
+def read_until(process: subprocess.Popen, text: str, seconds: float) -> str:
+    """Lines of the process's output up to the one containing `text`."""
+    seen: list[str] = []
+    timer = threading.Timer(seconds, process.kill)  # a hung run fails, never hangs
+    timer.start()
+    try:
+        for line in process.stdout:
+            seen.append(line)
+            if text in line:
+                return "".join(seen)
+    finally:
+        timer.cancel()
+    raise AssertionError(f"never printed {text!r}:\n{''.join(seen)[-3000:]}")

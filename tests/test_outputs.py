@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import zipfile
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_nnc
+from conftest import ROOT, read_until, run_nnc
 
 from nnc import cli
 
@@ -449,19 +448,6 @@ def test_a_model_path_that_is_a_directory_or_missing(tmp_path, capsys):
 
 
 # --- interrupted runs: identity and epochs -----------------------------------------------------
-
-def read_until(process: subprocess.Popen, text: str, seconds: float) -> str:
-    seen: list[str] = []
-    timer = threading.Timer(seconds, process.kill)
-    timer.start()
-    try:
-        for line in process.stdout:
-            seen.append(line)
-            if text in line:
-                return "".join(seen)
-    finally:
-        timer.cancel()
-    raise AssertionError(f"never printed {text!r}:\n{''.join(seen)[-3000:]}")
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,12 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import zipfile
 
 import keras
 import numpy as np
 import pytest
-from conftest import ROOT, run_nnc
+from conftest import ROOT, read_until, run_nnc
 
 import nnc
 from nnc.experiments import data
@@ -136,21 +135,6 @@ def nnc_process(*args, env=None) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1",
                                  "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
-
-
-def read_until(process: subprocess.Popen, text: str, seconds: float) -> str:
-    """Lines of the process's output up to the one containing `text`."""
-    seen: list[str] = []
-    timer = threading.Timer(seconds, process.kill)  # a hung run fails, never hangs
-    timer.start()
-    try:
-        for line in process.stdout:
-            seen.append(line)
-            if text in line:
-                return "".join(seen)
-    finally:
-        timer.cancel()
-    raise AssertionError(f"never printed {text!r}:\n{''.join(seen)[-3000:]}")
 
 
 def test_a_run_killed_during_epoch_2_resumes_there_and_finishes(tmp_path):
