@@ -16,6 +16,15 @@ from nnc.analysis.compiled import check_expectations
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHITECTURES = ROOT / "architectures"
+# A network small enough to train in seconds on the digits (tests of train and outputs).
+TINY = """\
+network tiny
+input 8x8x1
+default conv(bias=false)
+conv1: conv3-4, bn, relu
+pool:  maxpool
+fc:    fc-10, softmax
+"""
 REFERENCE = ROOT / "tests" / "published.yaml"
 
 

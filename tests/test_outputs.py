@@ -22,20 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, read_until, run_nnc
+from conftest import ROOT, TINY, read_until, run_nnc
 
 from nnc import cli
 
 EVERY_KIND = ROOT / "tests" / "fixtures" / "every-kind.arch"
 
-TINY = """\
-network tiny
-input 8x8x1
-default conv(bias=false)
-conv1: conv3-4, bn, relu
-pool:  maxpool
-fc:    fc-10, softmax
-"""
 OTHER = TINY.replace("conv3-4", "conv3-6")  # another network with the same name
 
 

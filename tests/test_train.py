@@ -15,21 +15,12 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-from conftest import ROOT, read_until, run_nnc
+from conftest import ROOT, TINY, read_until, run_nnc
 
 import nnc
 from nnc.experiments import data
 
 pytestmark = pytest.mark.slow  # every test here trains a network
-
-TINY = """\
-network tiny
-input 8x8x1
-default conv(bias=false)
-conv1: conv3-4, bn, relu
-pool:  maxpool
-fc:    fc-10, softmax
-"""
 
 
 @pytest.fixture(scope="module")
