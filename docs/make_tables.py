@@ -6,7 +6,9 @@
 - `kinds` (spec/language.md): the layer kinds and their attributes, from
   nnc.ir.kinds.KINDS, the registry that the compiler itself reads;
 - `lesion` (README.md): the lesion study in brief, from docs/tables/lesion-digits.txt,
-  which docs/make_lesion_figure.py writes from a real experiment.
+  which docs/make_lesion_figure.py writes from a real experiment;
+- `zoo` (README.md): today's networks as nnc counts them, beside the published figures
+  of tests/published.yaml.
 
 Each table sits between two markers, and only the text between them is replaced:
 
@@ -193,11 +195,65 @@ def lesion_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- README.md: today's networks -----------------------------------------------------
+
+PUBLISHED = ROOT / "tests" / "published.yaml"
+# architecture file -> (title, what it is checked against, the published figures it
+# prints from tests/published.yaml)
+ZOO = {
+    "mobilenet": ("MobileNet", "keras.applications",
+                  lambda p: f"Table 8: {p['mobilenet']['macs_paper_millions']}M MACs, "
+                            f"{p['mobilenet']['params_paper_millions']}M params"),
+    "mobilenetv2": ("MobileNetV2", "keras.applications",
+                    lambda p: f"Table 3: {p['mobilenetv2']['macs_paper_millions']}M MACs, "
+                              f"{p['mobilenetv2']['params_paper_millions']}M params (weights "
+                              f"without BN)"),
+    "xception": ("Xception", "keras.applications",
+                 lambda p: f"Table 3: {p['xception']['params']:,} params"),
+    **{f"densenet{d}": (f"DenseNet-{d}", "keras.applications",
+                        lambda p, d=d: f"torchvision: "
+                                       f"{p['densenet']['params_torchvision'][d]:,} params, "
+                                       f"{p['densenet']['macs_torchvision_giga'][d]}G MACs")
+       for d in (121, 169, 201)},
+    **{f"resnet{d}v2": (f"ResNet{d}V2", "keras.applications", lambda p: "")
+       for d in (50, 101, 152)},
+    "inceptionv3": ("Inception-v3", "keras.applications", lambda p: ""),
+    "resnext50-32x4d": ("ResNeXt-50 (32×4d)", "torchvision's count",
+                        lambda p: f"torchvision: "
+                                  f"{p['resnext50_32x4d']['params_torchvision']:,} params; "
+                                  f"paper {p['resnext50_32x4d']['macs_paper_giga']}G MACs"),
+    "wide-resnet50-2": ("Wide ResNet-50-2", "torchvision's count",
+                        lambda p: f"torchvision: "
+                                  f"{p['wide_resnet50_2']['params_torchvision']:,} params, "
+                                  f"{p['wide_resnet50_2']['macs_torchvision_giga']}G MACs"),
+}
+
+
+def zoo_table() -> str:
+    """nnc's figures for today's networks beside the published ones; tests/test_zoo.py
+    checks that they agree and that each equals the model it names."""
+    import yaml
+
+    import nnc
+    from nnc.wording import human
+    published = yaml.safe_load(PUBLISHED.read_text(encoding="utf-8"))
+    lines = ["| network | file | params | trainable | MACs | weight layers | equals | "
+             "published |", "|---|---|---:|---:|---:|---:|---|---|"]
+    for name, (title, equals, figures) in ZOO.items():
+        stats = nnc.load(str(ROOT / "architectures" / f"{name}.arch")).stats
+        t = stats.totals
+        lines.append(f"| {title} | `{name}.arch` | {t.params:,} | {t.trainable:,} | "
+                     f"{human(t.macs)} | {stats.weight_layers} | {equals} | "
+                     f"{figures(published) or '—'} |")
+    return "\n".join(lines) + "\n"
+
+
 # --- filling the markers ------------------------------------------------------------
 
 TABLES = {  # name -> (document, the function that makes its text)
     "kinds": ("spec/language.md", kinds_tables),
     "lesion": ("README.md", lesion_table),
+    "zoo": ("README.md", zoo_table),
 }
 
 

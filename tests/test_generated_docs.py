@@ -34,3 +34,8 @@ def test_the_check_sees_a_number_typed_by_hand(tmp_path, monkeypatch):
     monkeypatch.setattr(make_tables, "ROOT", tmp_path)
     diff = difference("lesion")
     assert f"-{row}99.9% " in diff and f"+{row}" in diff
+
+
+def test_readme_zoo_table_is_what_nnc_counts():
+    diff = difference("zoo")
+    assert diff == "", STALE.format(TABLES["zoo"][0], diff)
