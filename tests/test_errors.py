@@ -77,6 +77,11 @@ CASES = [
     ("input 8x8x3\nr: residual(shortcut=D):\n    relu\n", "2:13", "shortcut must be one of"),
     ("input 8x8x3\nrelu x{-1}\n", "2:8", "repeat count must be a whole number ≥ 0"),
     ("input 8x8x3\nconv3-{same}\n", "2:8", "'same' is not a parameter in scope"),
+    ("input 8x8x3\nconv3-{maxx(1, 2)}\n", "2:8", "unknown function 'maxx'; did you mean 'max'"),
+    ("input 8x8x3\nconv3-{floor(1, 2)}\n", "2:8", "floor() takes 1 argument(s). Received: 2"),
+    ("input 8x8x3\nconv3-{max(4)}\n", "2:8", "max() takes 2 or more argument(s)"),
+    ("input 8x8x3\nconv3-{divisible(10, 0)}\n", "2:8", "divisor must be a whole number"),
+    ("input 8x8x3\nconv3-{ceil(relu)}\n", "2:13", "'relu' is not a parameter in scope"),
     # --- shapes
     ("input 2x2x3\nc: conv3-8(padding=valid)\n", "2:4", "needs at least 3×3"),
     ("input 224x224x3\nconv11-96/4(padding=valid)\n", "2:1", "54.25 is not a whole number"),

@@ -58,6 +58,21 @@ def test_arithmetic_on_block_parameters():
     assert g["conv3_x.2.conv1"].attrs["stride"] == (1, 1)
 
 
+def test_functions_round_widths_as_the_papers_reference_code_does():
+    """divisible() is _make_divisible of the MobileNetV3 and EfficientNet code: 72/4 = 18
+    rounds to 16, which is more than 10% below 18, so it becomes 24 (MobileNetV3's
+    squeeze of 72 maps); 1.1·40 = 44 rounds up to 48 (EfficientNet-B2's widths)."""
+    g = compile_source("""
+        input 4x4x8
+        block b(e):
+            conv1-{divisible(e/4, 8)}, conv1-{divisible(1.1*40, 8)}, conv1-{divisible(3, 8)}
+            conv1-{max(1, floor(e*0.25))}, conv1-{ceil(1.1*3)}, conv1-{min(e, 5, 7)}
+            conv1-{round(2.5)}
+        r: b(72)
+    """).network.layers
+    assert [g[f"r.1.conv{i}"].shape[-1] for i in range(1, 8)] == [24, 48, 8, 18, 4, 5, 2]
+
+
 def test_defaults_apply_unless_written():
     c = compile_source("""
         input 8x8x3

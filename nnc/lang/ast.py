@@ -47,12 +47,20 @@ class Neg:
 
 
 @dataclass(frozen=True)
+class Call:
+    """A function of the arithmetic: `divisible(exp/4, 8)`, `ceil(1.1*n)`."""
+    function: str
+    args: tuple["Expr", ...]
+    coord: Coord
+
+
+@dataclass(frozen=True)
 class ListValue:
     items: tuple["Expr", ...]
     coord: Coord
 
 
-Expr = Union[Num, Name, Str, BinOp, Neg, ListValue]
+Expr = Union[Num, Name, Str, BinOp, Neg, Call, ListValue]
 
 
 # --- rows -------------------------------------------------------------------------

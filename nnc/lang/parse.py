@@ -290,6 +290,9 @@ class ToAst(Transformer):
     def string(self, meta, children):
         return ast.Str(str(children[0])[1:-1], self.at(children[0]))
 
+    def call(self, meta, children):
+        return ast.Call(str(children[0]), tuple(children[1:]), self.at(children[0]))
+
     def neg(self, meta, children):
         return ast.Neg(children[0], self.at(meta))
 
