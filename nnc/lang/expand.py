@@ -18,7 +18,6 @@ import networkx as nx
 from nnc.errors import (
     ArchLimitError,
     ArchNameError,
-    ArchShapeError,
     ArchSyntaxError,
     ArchValueError,
     Coord,
@@ -28,12 +27,11 @@ from nnc.errors import (
     did_you_mean,
 )
 from nnc.ir.kinds import KINDS, Kind, is_minor
-from nnc.ir.kinds.core import BatchNorm, Conv
-from nnc.ir.kinds.joins import Add, Concat, Input, PadShortcut
+from nnc.ir.kinds.joins import Input
 from nnc.ir.network import Layer, Network, Row
 from nnc.lang import ast
-from nnc.lang.bind import COMPOUNDS, Binder, Scope, replace_position
-from nnc.wording import dims
+from nnc.lang.bind import COMPOUNDS, Scope, replace_position
+from nnc.lang.compounds import Compounds
 
 SIZE_SUFFIX = re.compile(r"([A-Za-z_]+?)(\d+(?:x\d+)?)")
 
@@ -51,7 +49,7 @@ def expand(program: ast.Program, source: str, limits: Limits = Limits()) -> Netw
     return Expander(program, limits).run(source)
 
 
-class Expander(Binder):
+class Expander(Compounds):
     def __init__(self, program: ast.Program, limits: Limits):
         self.program = program
         self.limits = limits
@@ -252,107 +250,6 @@ class Expander(Binder):
                 raise ArchValueError(f"{block.name}() is missing its argument '{p.name}'. "
                                      f"Received: {unit.text}", unit.coord, scope.chain)
         return env
-
-    # --- compounds -----------------------------------------------------------------
-    def compound_options(self, compound: ast.Compound, scope: Scope) -> dict:
-        attrs, positional = COMPOUNDS[compound.keyword]
-        names = {a.name: a for a in attrs}
-        given = {}
-        for name, value, coord in self.option_values(compound.keyword, positional,
-                                                     compound.options, scope):
-            if name not in names:
-                raise ArchNameError(f"'{compound.keyword}' has no option '{name}'"
-                                    f"{did_you_mean(name, names)}", coord, scope.chain)
-            given[name] = self.coerced(names[name], value, coord, scope)
-        try:
-            return self.attrs_for(compound.keyword, attrs, given)
-        except NncError as e:
-            raise replace_position(e, compound.coord, scope.chain) from None
-
-    def residual(self, compound: ast.Compound, x: str, scope: Scope) -> str:
-        options = self.compound_options(compound, scope)
-        shortcut = options["shortcut"]
-        start = len(self.created)
-        y = x
-        for row in compound.body:
-            y = self.expand_row(row, y, scope)
-        if shortcut == "none":
-            return y
-        body_nodes = self.created[start:]
-        x_shape, y_shape = self.shape(x), self.shape(y)
-        if shortcut == "auto" and x_shape != y_shape:
-            return y
-        s = x
-        if shortcut == "C" or (x_shape != y_shape and shortcut == "B"):
-            s = self.projection(x, x_shape, y_shape, body_nodes, compound, scope,
-                                options["projection_bn"])
-        elif x_shape != y_shape and shortcut == "A":
-            stride = self.shortcut_stride(x_shape, y_shape, compound, scope)
-            if y_shape[2] < x_shape[2]:
-                raise ArchShapeError(
-                    f"a zero-padding shortcut (option A) cannot reduce channels. Received: "
-                    f"body maps {dims(x_shape)} to {dims(y_shape)}", compound.coord,
-                    scope.chain)
-            s = self.add(KINDS[PadShortcut.name], {"stride": stride, "channels": y_shape[2]},
-                         [x], scope.child("shortcut", shortcut=True), compound.coord,
-                         "residual")
-        elif x_shape != y_shape:
-            raise ArchShapeError(
-                f"residual body and shortcut disagree: the body maps {dims(x_shape)} to "
-                f"{dims(y_shape)}, but shortcut=identity needs equal shapes; use shortcut=A "
-                f"(zero-padding) or B (projection)", compound.coord, scope.chain)
-        add = self.add(KINDS[Add.name], {}, [y, s], scope, compound.coord, "residual")
-        for node in self.created[start:]:  # the innermost unit claims a layer first
-            if self.layers[node].unit is None:
-                self.layers[node].unit = add
-        return add
-
-    def projection(self, x, x_shape, y_shape, body_nodes, compound, scope,
-                   with_norm: bool | None) -> str:
-        """Option B/C: a 1×1 conv with the body's stride, plus BN when the body has BN
-        (or as `projection_bn` says)."""
-        stride = self.shortcut_stride(x_shape, y_shape, compound, scope)
-        conv_attrs = self.attrs_for(Conv.name, KINDS[Conv.name].attrs, {
-            "kernel": (1, 1), "filters": y_shape[-1], "stride": (stride, stride),
-            "padding": "same", "groups": 1, "activation": "none", "rounding": "exact"})
-        shortcut = scope.child("shortcut", shortcut=True)
-        s = self.add(KINDS[Conv.name], conv_attrs, [x], shortcut, compound.coord,
-                     "projection")
-        if with_norm is None:
-            with_norm = any(self.layers[n].kind.normalization for n in body_nodes)
-        if with_norm:
-            norm = KINDS[BatchNorm.name]
-            s = self.add(norm, self.attrs_for(norm.name, norm.attrs, {}), [s],
-                         shortcut, compound.coord, "projection")
-        return s
-
-    def shortcut_stride(self, x_shape, y_shape, compound, scope) -> int:
-        if len(x_shape) == 3 and len(y_shape) == 3:
-            stride = -(-x_shape[0] // y_shape[0])
-            if all(-(-a // stride) == b for a, b in zip(x_shape[:2], y_shape[:2])):
-                return stride
-        raise ArchShapeError(f"no strided shortcut maps {dims(x_shape)} to {dims(y_shape)}; "
-                             f"the body must keep the size or divide it evenly",
-                             compound.coord, scope.chain)
-
-    def concat(self, compound: ast.Compound, x: str, scope: Scope) -> str:
-        self.compound_options(compound, scope)
-        outputs = []
-        for i, row in enumerate(compound.body, start=1):
-            branch = scope if row.label else scope.child(f"b{i}")
-            outputs.append(self.expand_row(row, x, branch))
-        return self.add(KINDS[Concat.name], {}, outputs, scope, compound.coord, "concat")
-
-    def head(self, row: ast.Row, scope: Scope) -> tuple[str, float]:
-        options = self.compound_options(row.body, scope)
-        source = options["source"]
-        if source not in self.row_outputs:
-            raise ArchNameError(f"head taps row '{source}', which is not an earlier row"
-                                f"{did_you_mean(source, self.row_outputs)}", row.body.coord)
-        y = self.row_outputs[source]
-        for body_row in row.body.body:
-            y = self.expand_row(body_row, y, scope)
-        return y, options["loss_weight"]
 
     # --- nodes ---------------------------------------------------------------------
     def shape(self, node: str) -> tuple[int, ...]:
