@@ -27,6 +27,11 @@ CASES = [
     ("input 8x8x3\nconv3-{8\n", "2:9", "unexpected end of line"),
     ("input 8x8x\nrelu\n", "1:10", "unexpected 'x'; expected end of line"),
     ("input 8x8x3\nrelu)\n", "2:5", "unexpected ')'"),
+    # --- gates
+    ("input 8x8x4\ng: gate:\n    avgpool, fc-3, sigmoid\n", "2:4",
+     "gate: a gate's body must give one value per channel"),
+    ("input 8x8x4\ng: gate:\n    conv3-4/2, sigmoid\n", "2:4", "Received: input 8×8×4, gate 4×4×4"),
+    ("input 8x8x4\ng: gate(ratio=4):\n    sigmoid\n", "2:9", "'gate' has no option 'ratio'"),
     # --- depthwise convolution
     ("input 8x8x4\nx: dwconv3-64\n", "2:4", "'dwconv' takes no '-' value"),
     ("input 8x8x4\nx: dwconv\n", "2:4", "'dwconv' needs a value for 'kernel'"),
@@ -178,6 +183,7 @@ LINTS = [
     ("input 8x8x3\nconv4-8(bias=false)\n", "2:1", "even 4×4 kernel with 'same' padding"),
     ("input 8x8x3\nfc-10, dropout\n", "2:8", "dropout after the last weight layer"),
     ("input 8x8x3\nfc-10, softmax, dropout(0.2)\n", "2:17", "dropout after the last"),
+    ("input 8x8x4\ng: gate:\n    avgpool, fc-4, relu\n", "2:4", "ends in g.relu1 (relu), whose"),
 ]
 
 

@@ -1,6 +1,7 @@
 """Expansion of blocks, repeats, defaults and compounds into named, positioned nodes."""
 from conftest import compile_source, error_of
 
+from nnc.analysis.receptive import receptive_fields
 from nnc.errors import ArchLimitError, ArchNameError, ArchValueError, Coord, Frame
 
 BOTTLENECK = """\
@@ -71,6 +72,24 @@ def test_functions_round_widths_as_the_papers_reference_code_does():
         r: b(72)
     """).network.layers
     assert [g[f"r.1.conv{i}"].shape[-1] for i in range(1, 8)] == [24, 48, 8, 18, 4, 5, 2]
+
+
+def test_a_gate_multiplies_its_input_by_its_body_broadcast_over_the_positions():
+    c = compile_source("""
+        input 14x14x96
+        se: gate:
+                avgpool, fc-24, relu, fc-96, hard_sigmoid
+    """)
+    g = c.network.layers
+    product = g["se.multiply1"]
+    assert product.inputs == ("input1", "se.hard_sigmoid1")
+    assert product.shape == (14, 14, 96) and product.row == "se"
+    assert product.macs == 14 * 14 * 96  # one multiply per value
+    assert product.coord == Coord("t.arch", 2, 5)  # the word `gate`
+    assert c.stats.totals.params == (96 * 24 + 24) + (24 * 96 + 96)
+    # The gate sees the whole image, but its output stays on the input's grid.
+    field = receptive_fields(c.network)["se.multiply1"]
+    assert (field.size, field.stride) == ((14, 14), (1, 1))
 
 
 def test_defaults_apply_unless_written():

@@ -127,9 +127,10 @@ def test_every_layer_is_named_after_its_node(every_kind_model):
     helpers = names - set(graph)
     assert set(graph) <= names
     # Helpers carry their node's name: explicit padding before a conv or pool, the
-    # flattening before an fc with a spatial input.
+    # flattening before an fc with a spatial input, the reshape of a gate's vector.
     assert helpers == {"conv1.conv1.pad", "pool1.maxpool1.pad", "aux.avgpool1.pad",
-                       "mixed.b2.conv1.pad", "mixed.b3.avgpool1.pad", "fc.fc1.flatten"}
+                       "mixed.b2.conv1.pad", "mixed.b3.avgpool1.pad", "fc.fc1.flatten",
+                       "se.multiply1.reshape"}
     assert every_kind_model.get_layer("res_a.shortcut.pad_shortcut1").count_params() == 0
 
 

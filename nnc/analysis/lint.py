@@ -6,7 +6,9 @@ positioned warning; `--strict` makes them errors.
 - an even kernel with 'same' padding where that padding is lopsided (one more row and
   column at the bottom and right), which shifts the feature maps by half a pixel;
 - a layer whose output is never used and is not an output of the network;
-- a dropout after the last layer: nothing learns from the units it drops.
+- a dropout after the last layer: nothing learns from the units it drops;
+- a gate whose body does not end in values between 0 and 1 (a sigmoid): it scales its
+  input by any amount, of either sign, where squeeze-and-excitation only attenuates.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ class ArchLint(NncError):
 
 def lint(net: Network) -> list[ArchLint]:
     found = []
-    for check in (bias_before_norm, even_same_kernels, unused_outputs, trailing_dropout):
+    for check in (bias_before_norm, even_same_kernels, unused_outputs, trailing_dropout,
+                  unbounded_gates):
         found += check(net)
     return sorted(found, key=lambda w: (w.coord.line, w.coord.column))
 
@@ -91,4 +94,18 @@ def trailing_dropout(net: Network) -> list[ArchLint]:
                 break
             node = layer.inputs[0]
             layer = net.layers[node]
+    return warnings
+
+
+def unbounded_gates(net: Network) -> list[ArchLint]:
+    warnings = []
+    for node, layer in net.layers.items():
+        if not layer.kind.scales:
+            continue
+        values = net.layers[layer.inputs[1]]
+        if not values.kind.gates(values.attrs):
+            warnings.append(at(layer, f"{node}: the gate's body ends in {values.name} "
+                               f"({values.kind.name}), whose values are not in [0, 1], so "
+                               f"the gate can amplify or flip its input; end it with "
+                               f"sigmoid or hard_sigmoid"))
     return warnings

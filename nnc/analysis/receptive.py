@@ -47,9 +47,12 @@ def receptive_fields(net: Network) -> dict[str, Field]:
             fields[node] = fields[inputs[0]]
             continue
         seen = [fields[i] for i in inputs]
+        # A gate's values for the whole image (a vector after a global pool) widen the
+        # field but are broadcast over the grid: the step is that of the inputs on it.
+        grid = [fields[i] for i in inputs if nodes[i].shape[:-1] == layer.shape[:-1]] or seen
         (kh, kw), (sh, sw) = window
         size = (max(f.size[0] + (kh - 1) * f.stride[0] for f in seen),
                 max(f.size[1] + (kw - 1) * f.stride[1] for f in seen))
-        stride = (max(f.stride[0] for f in seen) * sh, max(f.stride[1] for f in seen) * sw)
+        stride = (max(f.stride[0] for f in grid) * sh, max(f.stride[1] for f in grid) * sw)
         fields[node] = Field(size, stride)
     return fields

@@ -36,6 +36,7 @@ COMPOUNDS = {
                        doc="whether a projection shortcut is followed by batchnorm; by "
                            "default, when the body has batchnorm")), ("shortcut",)),
     "concat": ((), ()),
+    "gate": ((), ()),
     "head": ((Attr("source", "symbol", doc="the row whose output the head taps"),
               Attr("loss_weight", "float", 1.0)), ("source",)),
 }

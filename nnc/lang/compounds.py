@@ -1,6 +1,6 @@
-"""The compounds of the language: `residual:`, `concat:` and `head(row):`, each a
-construct whose indented rows are its body and which joins them with layers of its own
-(an add, a projection shortcut, a concat).
+"""The compounds of the language: `residual:`, `concat:`, `gate:` and `head(row):`,
+each a construct whose indented rows are its body and which joins them with layers of
+its own (an add, a projection shortcut, a concat, a multiply).
 
 The compound half of the expander (expand.Expander), which supplies `expand_row`, `add`,
 `shape`, `created`, `layers` and `row_outputs`.
@@ -10,7 +10,7 @@ from __future__ import annotations
 from nnc.errors import ArchNameError, ArchShapeError, NncError, did_you_mean
 from nnc.ir.kinds import KINDS
 from nnc.ir.kinds.core import BatchNorm, Conv
-from nnc.ir.kinds.joins import Add, Concat, PadShortcut
+from nnc.ir.kinds.joins import Add, Concat, Multiply, PadShortcut
 from nnc.lang import ast
 from nnc.lang.bind import COMPOUNDS, Binder, Scope, replace_position
 from nnc.wording import dims
@@ -105,6 +105,15 @@ class Compounds(Binder):
             branch = scope if row.label else scope.child(f"b{i}")
             outputs.append(self.expand_row(row, x, branch))
         return self.add(KINDS[Concat.name], {}, outputs, scope, compound.coord, "concat")
+
+    def gate(self, compound: ast.Compound, x: str, scope: Scope) -> str:
+        """Squeeze-and-excitation and its kin: the body computes, from the input, values
+        that multiply the input (one per channel after a global pool)."""
+        self.compound_options(compound, scope)
+        y = x
+        for row in compound.body:
+            y = self.expand_row(row, y, scope)
+        return self.add(KINDS[Multiply.name], {}, [x, y], scope, compound.coord, "gate")
 
     def head(self, row: ast.Row, scope: Scope) -> tuple[str, float]:
         options = self.compound_options(row.body, scope)

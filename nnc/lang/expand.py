@@ -121,6 +121,8 @@ class Expander(Compounds):
             return self.residual(compound, x, scope)
         if compound.keyword == "concat":
             return self.concat(compound, x, scope)
+        if compound.keyword == "gate":
+            return self.gate(compound, x, scope)
         raise ArchSyntaxError("a head taps a row of the network, so it must be a row of "
                               "its own at the top level, not inside another construct",
                               compound.coord, scope.chain)

@@ -130,6 +130,17 @@ def concat(kind, a, name, ins, keras):
     return keras.layers.Concatenate(name=name)
 
 
+def multiply(kind, a, name, ins, keras):
+    """A gate of one value per channel comes as a vector (after a global pool): reshaped
+    to 1×1×C, so that it broadcasts over the positions and not over the batch."""
+    product = keras.layers.Multiply(name=name)
+    if len(ins[1]) == len(ins[0]):
+        return product
+    reshape = keras.layers.Reshape((1,) * (len(ins[0]) - len(ins[1])) + tuple(ins[1]),
+                                   name=f"{name}.reshape")
+    return lambda ts: product([ts[0], reshape(ts[1])])
+
+
 def zero_pad_shortcut(kind, a, name, ins, keras):
     from nnc.backends.keras.layers import ZeroPadShortcut
     return ZeroPadShortcut(a["stride"], a["channels"] - ins[0][2], name=name)
@@ -167,6 +178,7 @@ LOWERINGS = {
     **{name: activation_layer for name in ACTIVATIONS if name != "none"},
     "add": add,
     "concat": concat,
+    "multiply": multiply,
     "pad_shortcut": zero_pad_shortcut,
     "input": network_input,
     "subsample": subsample,

@@ -18,6 +18,7 @@ from nnc.wording import dims
 
 ACTIVATIONS = ("none", "relu", "relu6", "tanh", "sigmoid", "softmax", "squash", "swish",
                "hard_sigmoid", "hard_swish", "gelu")
+GATES = ("sigmoid", "hard_sigmoid")  # activations whose values lie in [0, 1]
 RULES = ("shape", "params", "macs", "connections", "window")
 KINDS: dict[str, "Kind"] = {}
 
@@ -60,6 +61,7 @@ class Kind:
                           # and a projection shortcut gets one where the body has one
     stochastic = False    # random while training, the identity at inference (dropout)
     concatenates = False  # joins branches side by side along the channels
+    scales = False        # multiplies its first input by its second (a gate's values)
     in_place = False      # may overwrite its input's buffer (element-wise, and its backward
                           # pass needs only its output): what frameworks run in place
 
@@ -79,6 +81,11 @@ class Kind:
         them: "logits" (the default), "probabilities" (a softmax) or "distances"
         (negative squared distances of RBF units, trained with LeCun's MAP loss)."""
         return "probabilities" if a.get("activation") == "softmax" else "logits"
+
+    def gates(self, a) -> bool:
+        """Whether its values lie in [0, 1], so that they can gate another layer's values
+        (the end of a squeeze-and-excitation branch)."""
+        return a.get("activation") in GATES
 
     def resolve(self, a, ins) -> dict:
         """The attributes once the input shapes are known: for a width written relative

@@ -8,6 +8,7 @@ from nnc.errors import ArchShapeError, ArchValueError
 from nnc.ir.attrs import Attr
 from nnc.ir.kinds.base import (
     ACTIVATIONS,
+    GATES,
     WINDOW_ATTRS,
     Kind,
     Pointwise,
@@ -291,6 +292,9 @@ class LRN(Pointwise):
 
 class Activation(Pointwise):
     in_place = True
+
+    def gates(self, a) -> bool:
+        return self.name in GATES
 
     def outputs(self, a) -> str:
         return super().outputs({"activation": self.name})

@@ -1,6 +1,9 @@
 """Kinds the compiler makes itself, never written in a file: the input, the joins of
-parallel branches (add, concat) and option A's zero-padding shortcut."""
+parallel branches (add, concat, a gate's multiply) and option A's zero-padding
+shortcut."""
 from __future__ import annotations
+
+import math
 
 from nnc.errors import ArchShapeError
 from nnc.ir.attrs import REQUIRED, Attr
@@ -36,6 +39,30 @@ class Concat(Join):
             raise ArchShapeError("branches must agree in height and width to be "
                                  "concatenated. Received: " + ", ".join(dims(s) for s in ins))
         return (*ins[0][:2], sum(s[2] for s in ins))
+
+
+@register
+class Multiply(Join):
+    """A `gate:` compound's product of its input and its body's values: one value per
+    channel (squeeze-and-excitation, Hu et al. 2018), per position, or per value,
+    broadcast over the rest. MACs: one multiply per output value, H·W·C, since unlike a
+    batchnorm's scale it depends on the input and cannot be folded into a conv."""
+    name = "multiply"
+    doc = "a gate: its input times the values of its body, broadcast"
+    scales = True
+
+    def shape(self, a, ins):
+        x, g = ins
+        gate = g if len(g) == len(x) else (1,) * (len(x) - len(g)) + tuple(g)
+        if len(gate) != len(x) or any(d not in (1, e) for d, e in zip(gate, x)):
+            raise ArchShapeError(
+                f"a gate's body must give one value per channel (C or 1×1×C), per "
+                f"position (H×W×1) or per value (the input's shape). Received: input "
+                f"{dims(x)}, gate {dims(g)}")
+        return x
+
+    def macs(self, a, ins, out):
+        return math.prod(out)
 
 
 @register
