@@ -32,6 +32,16 @@ CASES = [
      "gate: a gate's body must give one value per channel"),
     ("input 8x8x4\ng: gate:\n    conv3-4/2, sigmoid\n", "2:4", "Received: input 8×8×4, gate 4×4×4"),
     ("input 8x8x4\ng: gate(ratio=4):\n    sigmoid\n", "2:9", "'gate' has no option 'ratio'"),
+    # --- preprocessing, normalisation, stochastic depth
+    ("input 8x8x3\nn: normalize(mean=[1, 2, 3])\n", "2:4", "takes both mean and std"),
+    ("input 8x8x3\nn: normalize(mean=[1, 2], std=1)\n", "2:4", "Received: 2 values for input"),
+    ("input 8x8x3\nn: normalize(mean=0, std=[1, 0, 1])\n", "2:4", "std must be above 0"),
+    ("input 8x8x3\nn: normalize(mean=[same], std=1)\n", "2:14", "mean must be a number or a"),
+    ("input 8x8x3\nr: rescale\n", "2:4", "'rescale' needs a value for 'scale'"),
+    ("input 8x8x3\nr: residual(shortcut=none, drop_path=0.1):\n    relu\n", "2:4",
+     "shortcut=none has no shortcut"),
+    ("input 8x8x3\nr: residual(drop_path=1):\n    relu\n", "2:13",
+     "drop_path must be a number in [0, 1)"),
     # --- depthwise convolution
     ("input 8x8x4\nx: dwconv3-64\n", "2:4", "'dwconv' takes no '-' value"),
     ("input 8x8x4\nx: dwconv\n", "2:4", "'dwconv' needs a value for 'kernel'"),

@@ -1,4 +1,5 @@
 """Expansion of blocks, repeats, defaults and compounds into named, positioned nodes."""
+import pytest
 from conftest import compile_source, error_of
 
 from nnc.analysis.receptive import receptive_fields
@@ -90,6 +91,24 @@ def test_a_gate_multiplies_its_input_by_its_body_broadcast_over_the_positions():
     # The gate sees the whole image, but its output stays on the input's grid.
     field = receptive_fields(c.network)["se.multiply1"]
     assert (field.size, field.stride) == ((14, 14), (1, 1))
+
+
+def test_drop_path_rates_rise_linearly_over_the_residual_units_that_give_one():
+    """EfficientNet's rule in keras.applications: block b of N drops at rate·b/N, b
+    counted from 0 over every block, including those whose shape change leaves them
+    without a shortcut (here the second), which therefore drop nothing."""
+    g = compile_source("""
+        input 8x8x16
+        block mb(c, s=1):
+            residual(shortcut=auto, drop_path=0.4):
+                conv3-{c}/{s}
+        r: mb(16), mb(32, s=2), mb(32), mb(32), mb(32)
+    """).network.layers
+    rates = {node.split(".")[1]: layer.attrs["rate"] for node, layer in g.items()
+             if layer.kind.stochastic}
+    assert rates == pytest.approx({"3": 0.4 * 2 / 5, "4": 0.4 * 3 / 5, "5": 0.4 * 4 / 5})
+    assert g["r.3.droppath1"].inputs == ("r.3.conv1",)
+    assert g["r.3.add1"].inputs == ("r.3.droppath1", "r.2.conv1")
 
 
 def test_defaults_apply_unless_written():

@@ -151,7 +151,7 @@ def test_side_heads_are_extra_outputs_and_the_inference_model_leaves_them_out():
 def test_a_model_that_differs_from_nnc_stats_is_an_internal_error_naming_the_node(field, wrong):
     compiled = nnc.load(str(EVERY_KIND))
     setattr(compiled.network.layers["res_a.conv1"], field, wrong)  # as a wrong rule would
-    with pytest.raises(LoweringError, match=r"res_a\.conv1 at .*every-kind\.arch:13:13: "):
+    with pytest.raises(LoweringError, match=r"res_a\.conv1 at .*every-kind\.arch:19:13: "):
         compiled.to_keras()
 
 
@@ -161,7 +161,7 @@ def test_keras_refusing_a_layer_is_an_internal_error_naming_the_node(monkeypatch
     def broken(kind, a, name, ins, keras):
         return keras.layers.Dense(0, name=name)  # Keras refuses zero units
     monkeypatch.setitem(LOWERINGS, "lrn", broken)
-    with pytest.raises(LoweringError, match=r"conv1\.lrn1 at .*every-kind\.arch:10:.*lrn"):
+    with pytest.raises(LoweringError, match=r"conv1\.lrn1 at .*every-kind\.arch:16:.*lrn"):
         nnc.load(str(EVERY_KIND)).to_keras()
 
 

@@ -34,7 +34,11 @@ COMPOUNDS = {
                            "(MobileNetV2's inverted residuals)"),
                   Attr("projection_bn", "bool", None,
                        doc="whether a projection shortcut is followed by batchnorm; by "
-                           "default, when the body has batchnorm")), ("shortcut",)),
+                           "default, when the body has batchnorm"),
+                  Attr("drop_path", "fraction", 0.0,
+                       doc="stochastic depth: the rate of dropping the body while "
+                           "training, rising linearly over the network's residual units "
+                           "that give it, from 0 at the first")), ("shortcut",)),
     "concat": ((), ()),
     "gate": ((), ()),
     "head": ((Attr("source", "symbol", doc="the row whose output the head taps"),

@@ -112,6 +112,17 @@ def as_dims(value, attr=None) -> tuple[int, ...]:
     return tuple(as_int(v) for v in value)
 
 
+def as_numbers(value, attr=None) -> tuple[float, ...]:
+    """One number per channel, `[123.675, 116.28, 103.53]`, or one for all."""
+    values = value if isinstance(value, tuple) else (value,)
+    if not values:
+        raise ValueError("a number or a list of numbers")
+    try:
+        return tuple(as_float(v) for v in values)
+    except TypeError:
+        raise TypeError("a number or a list of numbers") from None
+
+
 def as_symbol(value, attr=None) -> str:
     if not isinstance(value, str):
         raise TypeError("a name")
@@ -121,6 +132,6 @@ def as_symbol(value, attr=None) -> str:
 COERCERS = {
     "int": as_int, "count": as_count, "float": as_float, "fraction": as_fraction,
     "bool": as_bool, "choice": as_choice, "pair": as_pair, "padding": as_padding,
-    "symbol": as_symbol, "dims": as_dims,
+    "symbol": as_symbol, "dims": as_dims, "numbers": as_numbers,
     "grid": as_grid,
 }

@@ -3,14 +3,16 @@ each a construct whose indented rows are its body and which joins them with laye
 its own (an add, a projection shortcut, a concat, a multiply).
 
 The compound half of the expander (expand.Expander), which supplies `expand_row`, `add`,
-`shape`, `created`, `layers` and `row_outputs`.
+`shape`, `created`, `layers`, `row_outputs`, and the stochastic-depth tally `drop_units`
+(residual units with a drop_path so far) and `drop_paths` (their layers).
 """
 from __future__ import annotations
 
-from nnc.errors import ArchNameError, ArchShapeError, NncError, did_you_mean
+from nnc.errors import ArchNameError, ArchShapeError, ArchValueError, NncError, did_you_mean
 from nnc.ir.kinds import KINDS
 from nnc.ir.kinds.core import BatchNorm, Conv
 from nnc.ir.kinds.joins import Add, Concat, Multiply, PadShortcut
+from nnc.ir.kinds.norms import DropPath
 from nnc.lang import ast
 from nnc.lang.bind import COMPOUNDS, Binder, Scope, replace_position
 from nnc.wording import dims
@@ -34,7 +36,13 @@ class Compounds(Binder):
 
     def residual(self, compound: ast.Compound, x: str, scope: Scope) -> str:
         options = self.compound_options(compound, scope)
-        shortcut = options["shortcut"]
+        shortcut, drop = options["shortcut"], options["drop_path"]
+        if drop and shortcut == "none":
+            raise ArchValueError("drop_path drops the body and keeps the shortcut, but "
+                                 "shortcut=none has no shortcut. Received: drop_path="
+                                 f"{drop:g}", compound.coord, scope.chain)
+        depth = self.drop_units
+        self.drop_units += bool(drop)
         start = len(self.created)
         y = x
         for row in compound.body:
@@ -64,11 +72,23 @@ class Compounds(Binder):
                 f"residual body and shortcut disagree: the body maps {dims(x_shape)} to "
                 f"{dims(y_shape)}, but shortcut=identity needs equal shapes; use shortcut=A "
                 f"(zero-padding) or B (projection)", compound.coord, scope.chain)
+        if drop and depth:  # the first unit's rate is 0: no layer, as in Keras
+            y = self.add(KINDS[DropPath.name], {"rate": drop}, [y], scope, compound.coord,
+                         "residual")
+            self.drop_paths.append((y, depth))
         add = self.add(KINDS[Add.name], {}, [y, s], scope, compound.coord, "residual")
         for node in self.created[start:]:  # the innermost unit claims a layer first
             if self.layers[node].unit is None:
                 self.layers[node].unit = add
         return add
+
+    def schedule_drop_paths(self) -> None:
+        """Stochastic depth's linear rule, once the network's residual units with a
+        drop_path are all known: the k-th of N (from 0) drops its body at the rate it
+        gives times k/N, as keras.applications' EfficientNet does."""
+        for node, depth in self.drop_paths:
+            layer = self.layers[node]
+            layer.attrs = {**layer.attrs, "rate": layer.attrs["rate"] * depth / self.drop_units}
 
     def projection(self, x, x_shape, y_shape, body_nodes, compound, scope,
                    with_norm: bool | None) -> str:

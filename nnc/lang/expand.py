@@ -64,6 +64,8 @@ class Expander(Compounds):
         self.row_outputs: dict[str, str] = {}
         self.total_params = 0
         self.least: dict[str, int] = {}  # block name -> least_layers of one call
+        self.drop_units = 0  # residual units with a drop_path (see Compounds.residual)
+        self.drop_paths: list[tuple[str, int]] = []
 
     # --- the network -----------------------------------------------------------
     def run(self, source: str) -> Network:
@@ -81,6 +83,7 @@ class Expander(Compounds):
                              "input")
         for row in p.rows:
             x = self.top_row(row, x)
+        self.schedule_drop_paths()
         name = p.network or p.file.rsplit("/", 1)[-1].removesuffix(".arch")
         return Network(name, p.file, source, self.graph, self.layers, first, x, self.rows,
                        p.expects)

@@ -37,6 +37,65 @@ class LocalResponseNorm(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="nnc")
+class Standardize(keras.layers.Layer):
+    """(x − mean)/√variance per channel, as keras.layers.Normalization computes it: with
+    fixed statistics (constants, no weights) or with non-trainable mean, variance and
+    count weights to be set from data, which Keras's layer keeps as captured tensors
+    that the ONNX exporter cannot convert."""
+
+    def __init__(self, mean=None, variance=None, **kwargs):
+        super().__init__(**kwargs)
+        self.mean, self.variance = mean, variance
+
+    def build(self, input_shape):
+        if self.mean is None:
+            channels = (input_shape[-1],)
+            self.measured_mean = self.add_weight(shape=channels, name="mean",
+                                                 initializer="zeros", trainable=False)
+            self.measured_variance = self.add_weight(shape=channels, name="variance",
+                                                     initializer="ones", trainable=False)
+            self.count = self.add_weight(shape=(), name="count", dtype="int",
+                                         initializer="zeros", trainable=False)
+
+    def call(self, x):
+        if self.mean is None:
+            mean, variance = self.measured_mean, self.measured_variance
+        else:
+            mean, variance = ops.array(self.mean), ops.array(self.variance)
+        std = ops.maximum(ops.sqrt(ops.cast(variance, x.dtype)), keras.config.epsilon())
+        return (x - ops.cast(mean, x.dtype)) / std
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "variance": self.variance}
+
+
+@keras.saving.register_keras_serializable(package="nnc")
+class LayerScale(keras.layers.Layer):
+    """γ·x with a learned γ per channel, started at `init` (ConvNeXt's layer scale,
+    named as keras.applications names its own, so that weights pair with it)."""
+
+    def __init__(self, init=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.init = init
+
+    def build(self, input_shape):
+        self.gamma = self.add_weight(shape=(input_shape[-1],), name="gamma",
+                                     initializer=keras.initializers.Constant(self.init))
+
+    def call(self, x):
+        return x * ops.cast(self.gamma, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "init": self.init}
+
+
+@keras.saving.register_keras_serializable(package="nnc")
 class ZeroPadShortcut(keras.layers.Layer):
     """He et al. (2016) option A: subsample by `stride`, then append `extra` zero
     channels, so a residual unit that widens and downsamples needs no parameters."""

@@ -113,6 +113,35 @@ def dropout(kind, a, name, ins, keras):
     return keras.layers.Dropout(a["rate"], name=name)
 
 
+def rescale(kind, a, name, ins, keras):
+    return keras.layers.Rescaling(a["scale"], a["offset"], name=name)
+
+
+def normalize(kind, a, name, ins, keras):
+    from nnc.backends.keras.layers import Standardize
+    if a["mean"] is None:
+        return Standardize(name=name)
+    channels = ins[0][-1]
+    per_channel = lambda values: list(values) * (channels if len(values) == 1 else 1)
+    return Standardize(per_channel(a["mean"]), per_channel([s * s for s in a["std"]]),
+                       name=name)
+
+
+def layer_norm(kind, a, name, ins, keras):
+    return keras.layers.LayerNormalization(epsilon=a["epsilon"], name=name)
+
+
+def layer_scale(kind, a, name, ins, keras):
+    from nnc.backends.keras.layers import LayerScale
+    return LayerScale(a["init"], name=name)
+
+
+def drop_path(kind, a, name, ins, keras):
+    """Dropout of whole samples: one draw per image, broadcast over its values."""
+    return keras.layers.Dropout(a["rate"], noise_shape=(None,) + (1,) * len(ins[0]),
+                                name=name)
+
+
 def lrn(kind, a, name, ins, keras):
     from nnc.backends.keras.layers import LocalResponseNorm
     return LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"], name=name)
@@ -175,6 +204,11 @@ LOWERINGS = {
     "zeropad": zero_pad,
     "dropout": dropout,
     "lrn": lrn,
+    "rescale": rescale,
+    "normalize": normalize,
+    "layernorm": layer_norm,
+    "layerscale": layer_scale,
+    "droppath": drop_path,
     **{name: activation_layer for name in ACTIVATIONS if name != "none"},
     "add": add,
     "concat": concat,

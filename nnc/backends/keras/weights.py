@@ -31,8 +31,14 @@ def weighted_layers_in_graph_order(model) -> list:
     for layer in model.get_config()["layers"]:
         parents = keras_parents(layer["inbound_nodes"])
         depth[layer["name"]] = 1 + max((depth[p] for p in parents), default=0)
-    weighted = [layer for layer in model.layers if layer.weights]
-    return sorted(weighted, key=lambda l: (depth[l.name], [tuple(w.shape) for w in l.weights]))
+    placed = []  # (depth, place inside a nested model, weight shapes, layer)
+    for layer in model.layers:
+        # keras.applications' ConvNeXt nests Sequential models (its stem is a conv and a
+        # LayerNorm): their layers take their turn in the nested order.
+        inner = layer.layers if hasattr(layer, "layers") else [layer]
+        placed += [(depth[layer.name], i, [tuple(w.shape) for w in sub.weights], sub)
+                   for i, sub in enumerate(inner) if sub.weights]
+    return [entry[-1] for entry in sorted(placed, key=lambda entry: entry[:3])]
 
 
 def copy_weights(source, target) -> None:
@@ -52,14 +58,24 @@ def copy_weights(source, target) -> None:
 
 
 DENSE_LIKE = {"Dense", "Conv2D"}  # a 1×1 conv on a 1×1 map is a dense layer
+DEPTHWISE_LIKE = {"DepthwiseConv2D", "Conv2D"}  # groups = input maps: depthwise
+STANDARDIZE = {"Normalization", "Standardize"}  # nnc's has the same weights
 
 
 def same_kind(a, b) -> bool:
-    """The same layer type, or a dense layer and a 1×1 conv (keras.applications'
-    MobileNets end in a 1×1 conv where their papers print an FC layer)."""
+    """The same layer type (by name: keras.applications' ConvNeXt has a LayerScale of
+    its own, as nnc does), a dense layer and a 1×1 conv (keras.applications' MobileNets
+    end in a 1×1 conv where their papers print an FC layer), a conv with a group per
+    input map and a depthwise conv (ConvNeXt), or Keras's input Normalization and
+    nnc's (EfficientNet)."""
     names = {type(a).__name__, type(b).__name__}
-    return type(a) is type(b) or (names == DENSE_LIKE and all(
-        getattr(layer, "kernel_size", (1, 1)) == (1, 1) for layer in (a, b)))
+    if len(names) == 1:
+        return True
+    if names == DENSE_LIKE:
+        return all(getattr(layer, "kernel_size", (1, 1)) == (1, 1) for layer in (a, b))
+    if names == DEPTHWISE_LIKE:
+        return all(getattr(layer, "groups", 1) == layer.input.shape[-1] for layer in (a, b))
+    return names == STANDARDIZE
 
 
 def same_sizes(ours: list, theirs: list) -> bool:
