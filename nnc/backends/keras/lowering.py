@@ -151,6 +151,10 @@ def activation_layer(kind, a, name, ins, keras):
     return keras.layers.Activation(activation(kind.name), name=name)
 
 
+def named_activation(kind, a, name, ins, keras):
+    return keras.layers.Activation(activation(a["function"]), name=name)
+
+
 def add(kind, a, name, ins, keras):
     return keras.layers.Add(name=name)
 
@@ -210,6 +214,7 @@ LOWERINGS = {
     "layerscale": layer_scale,
     "droppath": drop_path,
     **{name: activation_layer for name in ACTIVATIONS if name != "none"},
+    "activation": named_activation,
     "add": add,
     "concat": concat,
     "multiply": multiply,

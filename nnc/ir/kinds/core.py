@@ -303,3 +303,23 @@ class Activation(Pointwise):
 for _fn in ACTIVATIONS[1:]:
     register(type(f"Activation_{_fn}", (Activation,),
                   {"name": _fn, "doc": f"the {_fn} activation as a layer of its own"}))
+
+
+@register
+class NamedActivation(Pointwise):
+    """For a block whose nonlinearity is a parameter, as MobileNetV3's table gives each
+    row's (RE for ReLU, HS for hard-swish): `activation(nl)`."""
+    name = "activation"
+    doc = "the activation named by `function`: `activation(nl)` in a block with a parameter nl"
+    attrs = (Attr("function", "choice", doc="one of the activations", choices=ACTIVATIONS),)
+    positional = ("function",)
+    in_place = True
+
+    def gates(self, a) -> bool:
+        return a["function"] in GATES
+
+    def outputs(self, a) -> str:
+        return super().outputs({"activation": a["function"]})
+
+    def describe(self, a, strides=True):
+        return a["function"]
