@@ -208,6 +208,12 @@ ZOO = {
                     lambda p: f"Table 3: {p['mobilenetv2']['macs_paper_millions']}M MACs, "
                               f"{p['mobilenetv2']['params_paper_millions']}M params (weights "
                               f"without BN)"),
+    **{f"mobilenetv3-{size}": (f"MobileNetV3-{size.title()}", "keras.applications",
+                               lambda p, size=size:
+                               f"Table 3: {p['mobilenetv3']['macs_paper_millions'][size]}M "
+                               f"MACs, {p['mobilenetv3']['params_paper_millions'][size]}M "
+                               f"params (weights without BN)")
+       for size in ("large", "small")},
     "xception": ("Xception", "keras.applications",
                  lambda p: f"Table 3: {p['xception']['params']:,} params"),
     **{f"densenet{d}": (f"DenseNet-{d}", "keras.applications",

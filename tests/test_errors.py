@@ -32,6 +32,7 @@ CASES = [
      "gate: a gate's body must give one value per channel"),
     ("input 8x8x4\ng: gate:\n    conv3-4/2, sigmoid\n", "2:4", "Received: input 8×8×4, gate 4×4×4"),
     ("input 8x8x4\ng: gate(ratio=4):\n    sigmoid\n", "2:9", "'gate' has no option 'ratio'"),
+    ("input 8x8x3\na: activation(reluu)\n", "2:15", "function must be one of none, relu"),
     # --- preprocessing, normalisation, stochastic depth
     ("input 8x8x3\nn: normalize(mean=[1, 2, 3])\n", "2:4", "takes both mean and std"),
     ("input 8x8x3\nn: normalize(mean=[1, 2], std=1)\n", "2:4", "Received: 2 values for input"),
