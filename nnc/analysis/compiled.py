@@ -11,7 +11,8 @@ from nnc.analysis import expects
 from nnc.analysis.stats import Stats, compute
 from nnc.errors import ArchIOError, ArchLimitError, Coord, NncError
 from nnc.lang.expand import Limits, Network, expand
-from nnc.lang.parse import MAX_FILE_BYTES, decode, parse_text
+from nnc.lang.link import link
+from nnc.lang.parse import parse_text, read_source
 
 
 @dataclass
@@ -21,19 +22,10 @@ class Compiled:
     stats: Stats
 
 
-def read_source(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except OSError as e:
-        raise ArchIOError(f"cannot read '{path}': {e.strerror}") from None
-    return decode(data, path)
-
-
 def compile_text(text: str, path: str, limits: Limits = Limits()) -> Compiled:
     with collector_paused():
         try:
-            net = expand(parse_text(text, path), text, limits)
+            net = expand(link(parse_text(text, path)), text, limits)
         except RecursionError:  # past the nesting limits, e.g. a 10,000-term sum
             raise ArchLimitError("the file nests too deeply to compile (expressions, "
                                  "blocks or brackets)", Coord(path, 1, 1)) from None

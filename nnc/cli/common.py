@@ -66,13 +66,21 @@ def compile_all(args) -> tuple[list[tuple[str, Compiled]], list[str]]:
 
 
 def report(e: NncError, path: str, source: str | None = None) -> None:
-    if source is None:
-        try:  # undecodable bytes still let the line and caret be shown
-            with open(path, "rb") as f:
-                source = f.read().decode("utf-8", errors="replace")
-        except OSError:
-            source = None
-    print(e.format({path: source} if source is not None else {}), file=sys.stderr)
+    """Print the error with its line and caret. The line may be in `path` or in a file
+    that `path` uses (`use "other.arch"`)."""
+    sources = {path: source if source is not None else text_of(path)}
+    if e.coord is not None and e.coord.file not in sources:
+        sources[e.coord.file] = text_of(e.coord.file)
+    print(e.format({f: text for f, text in sources.items() if text is not None}),
+          file=sys.stderr)
+
+
+def text_of(path: str) -> str | None:
+    try:  # undecodable bytes still let the line and caret be shown
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
 
 
 def summary(failed: list[str], total: int) -> None:

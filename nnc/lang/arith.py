@@ -81,6 +81,9 @@ def call(expr: ast.Call, env: dict):
 def number(expr: ast.Expr, env: dict):
     value = evaluate(expr, env)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(expr, ast.Name) and expr.id in env:
+            raise ArchValueError(f"arithmetic needs numbers. Received: {expr.id} = "
+                                 f"{value!r}", expr.coord)
         if isinstance(expr, ast.Name):
             raise ArchNameError(f"'{expr.id}' is not a parameter in scope"
                                 f"{did_you_mean(expr.id, env)}", expr.coord)

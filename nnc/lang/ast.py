@@ -138,6 +138,14 @@ class Default:
 
 
 @dataclass(frozen=True)
+class Use:
+    """`use "efficientnet-b0.arch"(width=1.1)`: another file of the same folder."""
+    path: str
+    options: tuple[Option, ...]
+    coord: Coord
+
+
+@dataclass(frozen=True)
 class Measure:
     """The right-hand side of an expect line: a number (`25,557,032`, `3.8G`) or a
     shape (`28x28x256`)."""
@@ -172,3 +180,5 @@ class Program:
     blocks: tuple[Block, ...]
     rows: tuple[Row, ...]
     expects: tuple[Expect, ...]
+    params: tuple[Param, ...] = ()  # `network name(width=1.0)`: constants of the file
+    uses: tuple[Use, ...] = ()

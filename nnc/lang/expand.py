@@ -64,6 +64,7 @@ class Expander(Compounds):
         self.row_outputs: dict[str, str] = {}
         self.total_params = 0
         self.least: dict[str, int] = {}  # block name -> least_layers of one call
+        self.constants = self.network_parameters(program.params)
         self.drop_units = 0  # residual units with a drop_path (see Compounds.residual)
         self.drop_paths: list[tuple[str, int]] = []
 
@@ -96,9 +97,10 @@ class Expander(Compounds):
         head = isinstance(row.body, ast.Compound) and row.body.keyword == "head"
         loss_weight = None
         if head:
-            y, loss_weight = self.head(row, Scope((row.label,)) if row.label else Scope())
+            y, loss_weight = self.head(row, Scope((row.label,) if row.label else (),
+                                                  self.constants))
         else:
-            y = self.expand_row(row, x, Scope())
+            y = self.expand_row(row, x, Scope(env=self.constants))
         nodes = self.created[start:]
         name = row.label or (nodes[0] if nodes else f"row{len(self.rows) + 1}")
         if name in self.row_outputs:  # an unlabelled row is named after its first layer
@@ -110,6 +112,17 @@ class Expander(Compounds):
                              loss_weight))
         self.row_outputs[name] = y
         return x if head else y
+
+    def network_parameters(self, params) -> dict:
+        """`network efficientnet(width=1.0, depth=1.0)`: constants that every row and
+        block of the file sees, each default seeing the ones before it."""
+        env: dict = {}
+        for p in params:
+            if p.default is None:
+                raise ArchValueError(f"network parameter '{p.name}' needs a value, as in "
+                                     f"network name({p.name}=1.0)", p.coord)
+            env[p.name] = self.value(p.default, Scope(env=env))
+        return env
 
     # --- rows, items, units ------------------------------------------------------
     def expand_row(self, row: ast.Row, x: str, scope: Scope) -> str:
@@ -245,7 +258,7 @@ class Expander(Compounds):
                 raise ArchValueError(f"{block.name}() got '{name}' twice. Received: "
                                      f"{unit.text}", option.coord, scope.chain)
             given[name] = self.value(option.value, scope)
-        env = {}
+        env = dict(self.constants)  # a block parameter hides a network parameter
         for p in block.params:
             if p.name in given:
                 env[p.name] = given[p.name]

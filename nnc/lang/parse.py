@@ -95,6 +95,15 @@ def decode(data: bytes, path: str) -> str:
                           Coord(path, line, column)) from None
 
 
+def read_source(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise ArchIOError(f"cannot read '{path}': {e.strerror}") from None
+    return decode(data, path)
+
+
 def parse_text(text: str, file: str = "<string>") -> ast.Program:
     source = text if text.endswith("\n") else text + "\n"
     try:
@@ -175,7 +184,7 @@ class ToAst(Transformer):
     # statements
     def start(self, meta, children):
         parts = {"network": [], "input": [], ast.Default: [], ast.Block: [], ast.Row: [],
-                 ast.Expect: []}
+                 ast.Expect: [], ast.Use: []}
         for child in children:
             if isinstance(child, tuple):  # ("network" | "input", (value, coord))
                 parts[child[0]].append(child[1])
@@ -189,14 +198,22 @@ class ToAst(Transformer):
                                       f"Received: a second '{what}' line", found[1][1])
         return ast.Program(
             file=self.file,
-            network=names[0][0] if names else None,
+            network=names[0][0][0] if names else None,
+            params=names[0][0][1] if names else (),
+            uses=tuple(parts[ast.Use]),
             input=inputs[0][0] if inputs else None,
             input_coord=inputs[0][1] if inputs else None,
             defaults=tuple(parts[ast.Default]), blocks=tuple(parts[ast.Block]),
             rows=tuple(parts[ast.Row]), expects=tuple(parts[ast.Expect]))
 
     def network(self, meta, children):
-        return "network", (str(children[0]), self.at(children[0]))
+        name, *params = children
+        return "network", ((str(name), tuple(p for p in params if p is not None)),
+                           self.at(name))
+
+    def use(self, meta, children):
+        path, options = children
+        return ast.Use(str(path)[1:-1], options or (), self.at(path))
 
     def input(self, meta, children):
         return "input", (parse_dims(children[0]), self.at(children[0]))
