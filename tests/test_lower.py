@@ -181,8 +181,13 @@ def test_mixed_precision_keeps_logits_and_softmax_in_float32():
 
 
 def test_an_unknown_precision_is_refused():
-    with pytest.raises(ValueError, match="Received: precision='float64'"):
-        nnc.load(str(EVERY_KIND)).to_keras(precision="float64")
+    with pytest.raises(ValueError, match="Received: precision='float16'"):
+        nnc.load(str(EVERY_KIND)).to_keras(precision="float16")
+
+
+def test_float64_is_float64_throughout_the_logits_and_softmax_included():
+    model = nnc.load(str(EVERY_KIND)).to_keras(precision="float64")
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float64"}
 
 
 def test_jit_compiles_the_model_for_xla():

@@ -21,7 +21,8 @@ def add_commands(commands, common) -> None:
     build.add_argument("--no-aux", action="store_true",
                        help="leave out side heads such as GoogLeNet's auxiliary classifiers")
     build.add_argument("--precision", choices=PRECISIONS, default="float32",
-                       help="Keras dtype policy; logits and softmax stay float32")
+                       help="Keras dtype policy; under mixed precision logits and "
+                            "softmax stay float32")
     build.add_argument("--jit", action="store_true",
                        help="save the model compiled with jit_compile=True (XLA)")
     build.set_defaults(run=run_build)

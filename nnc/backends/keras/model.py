@@ -19,7 +19,7 @@ from nnc.backends.keras.runtime import import_keras
 from nnc.ir.network import Layer
 from nnc.wording import dims
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "float64")
 
 
 class LoweringError(Exception):
@@ -31,7 +31,9 @@ def to_keras(compiled, heads: bool = True, precision: str = "float32", jit: bool
 
     heads: the side heads (GoogLeNet's auxiliary classifiers) as extra outputs, after the
     main one, in file order; False gives the inference model. precision: a Keras dtype
-    policy for every layer but the logits and softmax, which stay float32. jit: compile
+    policy for every layer; under mixed precision the logits and softmax stay float32.
+    float64 is for checking numerics: two orders of the same sums that float32 rounds
+    apart agree to 1e-15 (deep networks at random weights amplify rounding). jit: compile
     the model with jit_compile=True, so Keras runs it through XLA (a saved model keeps
     it: predict and evaluate after load_model use XLA)."""
     if precision not in PRECISIONS:
@@ -73,7 +75,8 @@ def lower_nodes(net, skipped, float32, precision, keras) -> dict:
             if node in skipped:
                 continue
             # Layers take the global policy when they are made: set it per node.
-            keras.config.set_dtype_policy("float32" if node in float32 else precision)
+            keep_float32 = precision.startswith("mixed") and node in float32
+            keras.config.set_dtype_policy("float32" if keep_float32 else precision)
             tensors[node] = lower_node(net, layer, tensors, keras)
     finally:
         keras.config.set_dtype_policy(previous)
