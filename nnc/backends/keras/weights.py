@@ -74,7 +74,8 @@ def same_kind(a, b) -> bool:
     if names == DENSE_LIKE:
         return all(getattr(layer, "kernel_size", (1, 1)) == (1, 1) for layer in (a, b))
     if names == DEPTHWISE_LIKE:
-        return all(getattr(layer, "groups", 1) == layer.input.shape[-1] for layer in (a, b))
+        conv = a if type(a).__name__ == "Conv2D" else b
+        return conv.groups == conv.input.shape[-1]
     return names == STANDARDIZE
 
 
