@@ -214,6 +214,16 @@ ZOO = {
                                f"MACs, {p['mobilenetv3']['params_paper_millions'][size]}M "
                                f"params (weights without BN)")
        for size in ("large", "small")},
+    **{f"efficientnet-b{b}": (f"EfficientNet-B{b}", "keras.applications",
+                              lambda p, b=b:
+                              f"Table 2: {p['efficientnet']['params_paper_millions'][b]}M "
+                              f"params, {p['efficientnet']['macs_paper_giga'][b]}G MACs")
+       for b in range(8)},
+    **{f"convnext-{size}": (f"ConvNeXt-{size[0].upper()}", "keras.applications",
+                            lambda p, size=size:
+                            f"Table 9: {p['convnext']['macs_paper_giga'][size]}G MACs; "
+                            f"code: {p['convnext']['params_code_millions'][size]}M params")
+       for size in ("tiny", "small")},
     "xception": ("Xception", "keras.applications",
                  lambda p: f"Table 3: {p['xception']['params']:,} params"),
     **{f"densenet{d}": (f"DenseNet-{d}", "keras.applications",
