@@ -10,7 +10,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import ARCHITECTURES, ROOT
+from conftest import ARCHITECTURES, ROOT, compile_source
 
 import nnc
 from nnc.backends.keras.model import LoweringError
@@ -153,6 +153,19 @@ def test_a_model_that_differs_from_nnc_stats_is_an_internal_error_naming_the_nod
     setattr(compiled.network.layers["res_a.conv1"], field, wrong)  # as a wrong rule would
     with pytest.raises(LoweringError, match=r"res_a\.conv1 at .*every-kind\.arch:19:13: "):
         compiled.to_keras()
+
+
+def test_a_grouped_conv_computes_what_keras_grouped_conv2d_computes():
+    """nnc computes groups one at a time under TensorFlow (faster, and ONNX-exportable);
+    with Keras's weights copied in, the output is Keras's own grouped Conv2D's."""
+    x = keras.Input((9, 9, 8))
+    theirs = keras.Model(x, keras.layers.Conv2D(12, 3, padding="same", groups=4)(x))
+    randomize_biases_and_statistics(theirs)
+    ours = compile_source("input 9x9x8\nc: conv3-12(groups=4)\n").to_keras()
+    copy_weights(theirs, ours)
+    batch = images((9, 9, 8), 2)
+    np.testing.assert_allclose(ours.predict(batch, verbose=0), theirs.predict(batch, verbose=0),
+                               rtol=1e-5, atol=1e-3)
 
 
 def test_keras_refusing_a_layer_is_an_internal_error_naming_the_node(monkeypatch):

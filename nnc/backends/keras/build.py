@@ -216,11 +216,8 @@ def check_onnx(model, path: str) -> None:
     try:
         onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types
-        grouped = [layer.name for layer in model.layers if getattr(layer, "groups", 1) > 1]
-        why = (f": Keras runs grouped convolutions ({', '.join(grouped)}) through XLA under "
-               f"TensorFlow, and tf2onnx cannot convert them" if grouped else "")
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BuildError(f"the exported ONNX file does not load in onnxruntime{why}. "
+        raise BuildError(f"the exported ONNX file does not load in onnxruntime. "
                          f"Received: {first_line}") from None
 
 

@@ -46,9 +46,14 @@ def conv(kind, a, name, ins, keras):
         layer = TableConv2D(a["filters"], a["kernel"], a["table"], strides=a["stride"],
                             padding=padding, use_bias=a["bias"],
                             activation=activation(a["activation"]), name=name)
+    elif a["groups"] > 1:
+        from nnc.backends.keras.layers import GroupedConv2D
+        layer = GroupedConv2D(a["filters"], a["kernel"], strides=a["stride"],
+                              padding=padding, groups=a["groups"], use_bias=a["bias"],
+                              activation=activation(a["activation"]), name=name)
     else:
         layer = keras.layers.Conv2D(a["filters"], a["kernel"], strides=a["stride"],
-                                    padding=padding, groups=a["groups"], use_bias=a["bias"],
+                                    padding=padding, use_bias=a["bias"],
                                     activation=activation(a["activation"]), name=name)
     return lambda t: layer(pad(t))
 

@@ -60,16 +60,17 @@ def copy_weights(source, target) -> None:
 DENSE_LIKE = {"Dense", "Conv2D"}  # a 1×1 conv on a 1×1 map is a dense layer
 DEPTHWISE_LIKE = {"DepthwiseConv2D", "Conv2D"}  # groups = input maps: depthwise
 STANDARDIZE = {"Normalization", "Standardize"}  # nnc's has the same weights
+GROUPED = {"Conv2D", "GroupedConv2D"}  # nnc's computes the same op another way
 
 
 def same_kind(a, b) -> bool:
     """The same layer type (by name: keras.applications' ConvNeXt has a LayerScale of
     its own, as nnc does), a dense layer and a 1×1 conv (keras.applications' MobileNets
     end in a 1×1 conv where their papers print an FC layer), a conv with a group per
-    input map and a depthwise conv (ConvNeXt), or Keras's input Normalization and
-    nnc's (EfficientNet)."""
+    input map and a depthwise conv (ConvNeXt), Keras's input Normalization and nnc's
+    (EfficientNet), or Keras's grouped Conv2D and nnc's."""
     names = {type(a).__name__, type(b).__name__}
-    if len(names) == 1:
+    if len(names) == 1 or names == GROUPED:
         return True
     if names == DENSE_LIKE:
         return all(getattr(layer, "kernel_size", (1, 1)) == (1, 1) for layer in (a, b))
