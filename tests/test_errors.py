@@ -101,6 +101,9 @@ CASES = [
     # --- shapes
     ("input 2x2x3\nc: conv3-8(padding=valid)\n", "2:4", "needs at least 3×3"),
     ("input 224x224x3\nconv11-96/4(padding=valid)\n", "2:1", "54.25 is not a whole number"),
+    ("input 8x8x3\nmaxpool3/2\n", "2:1", "or rounding=ceil to pool them as Caffe does"),
+    ("input 8x8x3\nconv3-4/2(padding=valid, rounding=ceil)\n", "2:26",
+     "rounding must be one of exact, floor"),
     ("input 8x8x3\nconv3-8(groups=2)\n", "2:1", "groups=2 must divide"),
     ("input 8x8x3\nc: concat:\n    conv3-8\n    conv3-8/2\n", "2:4", "must agree in height"),
     ("input 8x8x8\nr: residual(shortcut=identity):\n    conv3-16/2\n", "2:4",

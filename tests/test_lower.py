@@ -168,6 +168,39 @@ def test_a_grouped_conv_computes_what_keras_grouped_conv2d_computes():
                                rtol=1e-5, atol=1e-3)
 
 
+def caffe_pool(x: np.ndarray, k: int, s: int, pad: int, out: int, average: bool) -> np.ndarray:
+    """Caffe's pooling layer, written from its definition: window (i, j) starts at
+    i·s − pad; an average divides by the window's size clipped to the input and its
+    padding (padding counts as zeros), a max looks at the input only."""
+    h = x.shape[1]
+    result = np.zeros((x.shape[0], out, out, x.shape[3]))
+    for i in range(out):
+        for j in range(out):
+            top, left = i * s - pad, j * s - pad
+            bottom, right = min(top + k, h + pad), min(left + k, h + pad)
+            size = (bottom - top) * (right - left)
+            window = x[:, max(top, 0):min(bottom, h), max(left, 0):min(right, h), :]
+            result[:, i, j, :] = (window.sum(axis=(1, 2)) / size if average
+                                  else window.max(axis=(1, 2)))
+    return result
+
+
+@pytest.mark.parametrize("pool, average", [("maxpool", False), ("avgpool", True)])
+@pytest.mark.parametrize("size, k, s, pad, out", [(8, 3, 2, 0, 4), (5, 2, 2, 1, 3),
+                                                  (112, 3, 2, 0, 56)])
+def test_ceil_rounded_pooling_computes_what_caffe_does(pool, average, size, k, s, pad, out):
+    """(5 + 2 − 2)/2 rounds up to 3 windows after the first, but the last would start in
+    the bottom padding, so Caffe (and PyTorch's ceil_mode) make 3; GoogLeNet's Caffe
+    model pools 112 to 56 where floor would give 55."""
+    compiled = compile_source(f"input {size}x{size}x2\n"
+                              f"p: {pool}{k}/{s}(padding={pad}, rounding=ceil)\n")
+    assert compiled.network.layers["p." + pool + "1"].shape == (out, out, 2)
+    x = images((size, size, 2), 2) - 128  # negative values: the max must skip padding
+    got = compiled.to_keras().predict(x, verbose=0)
+    np.testing.assert_allclose(got, caffe_pool(x, k, s, pad, out, average), rtol=1e-5,
+                               atol=1e-3)
+
+
 def test_keras_refusing_a_layer_is_an_internal_error_naming_the_node(monkeypatch):
     from nnc.backends.keras.lowering import LOWERINGS
 

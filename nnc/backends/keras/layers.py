@@ -140,20 +140,56 @@ class ConstantPadding2D(keras.layers.Layer):
 
     def __init__(self, padding=(1, 1), value=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.padding, self.value = tuple(padding), float(value)
+        self.padding, self.value = sides(padding), float(value)
 
     def call(self, x):
-        rows, columns = self.padding
-        return ops.pad(x, [[0, 0], [rows, rows], [columns, columns], [0, 0]],
-                       constant_values=self.value)
+        return ops.pad(x, [[0, 0], *self.padding, [0, 0]], constant_values=self.value)
 
     def compute_output_shape(self, input_shape):
         batch, h, w, c = input_shape
-        rows, columns = self.padding
-        return batch, h + 2 * rows, w + 2 * columns, c
+        (top, bottom), (left, right) = self.padding
+        return batch, h + top + bottom, w + left + right, c
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding, "value": self.value}
+
+
+def sides(padding) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((top, bottom), (left, right)) from that or from (rows, columns) on both sides."""
+    return tuple(tuple(p) if isinstance(p, (tuple, list)) else (p, p) for p in padding)
+
+
+@keras.saving.register_keras_serializable(package="nnc")
+class ClippedAveragePooling2D(keras.layers.Layer):
+    """Average pooling with Caffe's ceil rounding: the input is padded with zeros by
+    `padding` ((top, bottom), (left, right)), of which the last `overhang` rows and
+    columns lie past the input's own padding; each window averages over the values it
+    covers that are not overhang, as Caffe's and PyTorch's ceil mode divide."""
+
+    def __init__(self, pool_size, strides, padding, overhang, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size, self.strides = tuple(pool_size), tuple(strides)
+        self.padding, self.overhang = sides(padding), tuple(overhang)
+
+    def call(self, x):
+        (top, bottom), (left, right) = self.padding
+        padded = ops.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]])
+        h, w = x.shape[1] + top + bottom, x.shape[2] + left + right
+        counted = ops.pad(ops.ones((1, h - self.overhang[0], w - self.overhang[1], 1),
+                                   dtype=x.dtype),
+                          [[0, 0], [0, self.overhang[0]], [0, self.overhang[1]], [0, 0]])
+        window = (self.pool_size, self.strides, "valid")
+        return ops.average_pool(padded, *window) / ops.average_pool(counted, *window)
+
+    def compute_output_shape(self, input_shape):
+        batch, h, w, c = input_shape
+        (top, bottom), (left, right) = self.padding
+        return (batch, (h + top + bottom - self.pool_size[0]) // self.strides[0] + 1,
+                (w + left + right - self.pool_size[1]) // self.strides[1] + 1, c)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding, "overhang": self.overhang}
 
 
 @keras.saving.register_keras_serializable(package="nnc")

@@ -9,7 +9,7 @@ caught when this module is imported, never when a user's network meets it.
 from __future__ import annotations
 
 from nnc.backends import check_coverage
-from nnc.ir.kinds.base import ACTIVATIONS
+from nnc.ir.kinds.base import ACTIVATIONS, ceil_overhang
 
 
 def padding_layer(kind, a, name, keras):
@@ -81,11 +81,31 @@ def pooling(windowed: str, global_: str):
     def lower(kind, a, name, ins, keras):
         if a["size"] is None:
             return getattr(keras.layers, global_)(name=name)
+        if a["rounding"] == "ceil" and a["padding"] != "same":
+            return ceil_pooling(kind, a, name, ins, keras, windowed)
         pad, padding = padding_layer(kind, a, name, keras)
         pool = getattr(keras.layers, windowed)(a["size"], strides=a["stride"] or a["size"],
                                                padding=padding, name=name)
         return lambda t: pool(pad(t))
     return lower
+
+
+def ceil_pooling(kind, a, name, ins, keras, windowed: str):
+    """Caffe's ceil rounding: the last window overhangs the input (and its padding) by a
+    few rows and columns, which a max never picks (−∞) and an average does not count."""
+    from nnc.backends.keras.layers import ClippedAveragePooling2D, ConstantPadding2D
+    r = kind.resolved(a)
+    pads = (0, 0) if a["padding"] == "valid" else a["padding"]
+    out = kind.shape(a, ins)
+    overhang = tuple(ceil_overhang(ins[0][i], pads[i], r["kernel"][i], r["stride"][i], out[i])
+                     for i in (0, 1))
+    padding = tuple((p, p + extra) for p, extra in zip(pads, overhang))
+    if kind.border == 0:
+        return ClippedAveragePooling2D(r["kernel"], r["stride"], padding, overhang, name=name)
+    pad = ConstantPadding2D(padding, kind.border, name=f"{name}.pad")
+    pool = getattr(keras.layers, windowed)(r["kernel"], strides=r["stride"], padding="valid",
+                                           name=name)
+    return lambda t: pool(pad(t))
 
 
 def dense(kind, a, name, ins, keras):

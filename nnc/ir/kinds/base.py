@@ -121,8 +121,9 @@ class Pointwise(Kind):
         return (1, 1), (1, 1)
 
 
-def spatial_output(a, shape, what: str) -> tuple[int, int]:
-    """Output height and width of a sliding window (conv or pool) over `shape`."""
+def spatial_output(a, shape, what: str, can_ceil: bool = False) -> tuple[int, int]:
+    """Output height and width of a sliding window (conv or pool) over `shape`;
+    `can_ceil` for the pools, which may round up as Caffe does."""
     h, w, _ = spatial(shape, what)
     (kh, kw), (sh, sw), pad = a["kernel"], a["stride"], a["padding"]
     if pad == "same":
@@ -137,12 +138,29 @@ def spatial_output(a, shape, what: str) -> tuple[int, int]:
             f"Received: input {dims(shape)}")
     for size, p, k, s, span in ((h, pads[0], kh, sh, spans[0]), (w, pads[1], kw, sw, spans[1])):
         if span % s and a["rounding"] == "exact":
+            ceil = " or rounding=ceil to pool them as Caffe does" if can_ceil else ""
             raise ArchShapeError(
                 f"({size} + 2·{p} - {k})/{s} + 1 = {span / s + 1:g} is not a whole number "
                 f"of positions: the last {span % s} row(s) or column(s) would be ignored. "
                 f"Change the input size or padding, or add rounding=floor to drop them as "
-                f"Keras and PyTorch do. Received: input {dims(shape)}")
+                f"Keras and PyTorch do{ceil}. Received: input {dims(shape)}")
+    if a["rounding"] == "ceil":
+        return tuple(ceil_positions(size, p, s, span) for size, p, s, span in
+                     ((h, pads[0], sh, spans[0]), (w, pads[1], sw, spans[1])))
     return spans[0] // sh + 1, spans[1] // sw + 1
+
+
+def ceil_positions(size: int, pad: int, stride: int, span: int) -> int:
+    """Caffe's (and PyTorch's ceil_mode) output size: windows until the input is covered,
+    the last one overhanging it, but never one that starts in the bottom padding."""
+    positions = -(-span // stride) + 1
+    return positions - 1 if (positions - 1) * stride >= size + pad else positions
+
+
+def ceil_overhang(size: int, pad: int, kernel: int, stride: int, positions: int) -> int:
+    """Rows (or columns) past the bottom padding that the last window of a ceil-rounded
+    pool covers: the lowering pads them, and an average leaves them out of its count."""
+    return max((positions - 1) * stride + kernel - size - 2 * pad, 0)
 
 
 WINDOW_ATTRS = (

@@ -125,7 +125,9 @@ class Pool(Kind):
              Attr("padding", "padding", "valid",
                   doc="valid, same, or explicit border rows/columns: max pooling never "
                       "picks the border, average pooling counts it as zeros (as Caffe)"),
-             WINDOW_ATTRS[2])
+             Attr("rounding", "choice", "exact", ("exact", "floor", "ceil"),
+                  doc="exact: an output size that is not whole is an error; floor: drop "
+                      "the rest; ceil: one more window over the rest (Caffe)"))
     short = ("size", None, "stride")
     sliding = True
     label = ""              # the papers' words for it: "max pool"
@@ -137,7 +139,7 @@ class Pool(Kind):
         h, w, c = spatial(ins[0], self.name)
         if a["size"] is None:
             return (c,)
-        return (*spatial_output(self.resolved(a), ins[0], self.name), c)
+        return (*spatial_output(self.resolved(a), ins[0], self.name, can_ceil=True), c)
 
     def params(self, a, ins, out):
         return 0, 0
