@@ -48,8 +48,8 @@ def conv(kind, a, name, ins, keras):
                             activation=activation(a["activation"]), name=name)
     elif a["groups"] > 1:
         from nnc.backends.keras.layers import GroupedConv2D
-        layer = GroupedConv2D(a["filters"], a["kernel"], strides=a["stride"],
-                              padding=padding, groups=a["groups"], use_bias=a["bias"],
+        layer = GroupedConv2D(a["filters"], a["kernel"], a["groups"], strides=a["stride"],
+                              padding=padding, use_bias=a["bias"],
                               activation=activation(a["activation"]), name=name)
     else:
         layer = keras.layers.Conv2D(a["filters"], a["kernel"], strides=a["stride"],

@@ -49,12 +49,28 @@ def copy_weights(source, target) -> None:
         raise ValueError(f"the models are not the same network: {source.name} has "
                          f"{len(theirs)} layers with weights, {target.name} {len(ours)}")
     for a, b in zip(theirs, ours):
-        shapes = [tuple(w.shape) for w in a.weights], [tuple(w.shape) for w in b.weights]
+        weights = held_as(a, b)
+        shapes = [w.shape for w in weights], [tuple(w.shape) for w in b.weights]
         if not (same_kind(a, b) and same_sizes(*shapes)):
             raise ValueError(f"layer {a.name} ({type(a).__name__}, weights {shapes[0]}) "
                              f"does not match layer {b.name} at the same place "
                              f"({type(b).__name__}, weights {shapes[1]})")
-        b.set_weights([w.reshape(shape) for w, shape in zip(a.get_weights(), shapes[1])])
+        b.set_weights([w.reshape(shape) for w, shape in zip(weights, shapes[1])])
+
+
+def held_as(a, b) -> list:
+    """a's weights as b holds them: nnc's GroupedConv2D holds a kernel and a bias per
+    group, in turn, where Keras's grouped Conv2D holds one of each."""
+    import numpy as np
+    weights = a.get_weights()
+    kinds = type(a).__name__, type(b).__name__
+    if kinds == ("Conv2D", "GroupedConv2D"):
+        split = [np.split(w, b.groups, axis=-1) for w in weights]
+        return [piece[g] for g in range(b.groups) for piece in split]
+    if kinds == ("GroupedConv2D", "Conv2D"):
+        per_group = len(weights) // a.groups
+        return [np.concatenate(weights[i::per_group], axis=-1) for i in range(per_group)]
+    return weights
 
 
 DENSE_LIKE = {"Dense", "Conv2D"}  # a 1×1 conv on a 1×1 map is a dense layer
