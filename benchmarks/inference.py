@@ -1,7 +1,8 @@
 """Inference throughput of the models nnc builds against keras.applications, with the
 same weights (copied across by nnc.backends.keras.weights, so that both compute the same function), on
 the same backend and the same random batch: ResNet-50 (tests/fixtures/resnet50-keras.arch),
-VGG-16 (architectures/vggD.arch), MobileNet and MobileNetV2, without and with XLA.
+VGG-16 (architectures/vggD.arch), MobileNet, MobileNetV2, Xception, EfficientNet-B0 and
+ConvNeXt-T, without and with XLA.
 
 A round times one batch of each model and one float32 matmul step, in turn
 (nnc.backends.keras.bench.time_interleaved), so that a change in the machine's load falls on all
@@ -18,10 +19,14 @@ from common import ARCHITECTURES, FIXTURES, table
 
 NETWORKS = {"ResNet50": FIXTURES / "resnet50-keras.arch", "VGG16": ARCHITECTURES / "vggD.arch",
             "MobileNet": ARCHITECTURES / "mobilenet.arch",
-            "MobileNetV2": ARCHITECTURES / "mobilenetv2.arch"}
+            "MobileNetV2": ARCHITECTURES / "mobilenetv2.arch",
+            "Xception": ARCHITECTURES / "xception.arch",
+            "EfficientNetB0": ARCHITECTURES / "efficientnet-b0.arch",
+            "ConvNeXtTiny": ARCHITECTURES / "convnext-tiny.arch"}
 
 
-def compare(batch: int, batches: int, warmup: int, names=tuple(NETWORKS)) -> dict:
+def compare(batch: int, batches: int, warmup: int, names=tuple(NETWORKS),
+            xla=(False, True)) -> dict:
     import keras
 
     import nnc
@@ -40,11 +45,11 @@ def compare(batch: int, batches: int, warmup: int, names=tuple(NETWORKS)) -> dic
         theirs = getattr(keras.applications, name)(weights=None)
         ours = compiled.to_keras()
         copy_weights(theirs, ours)
-        images = random_images((224, 224, 3), batch)
+        images = random_images(compiled.network.shape(compiled.network.input), batch)
         difference = float(np.abs(ours.predict_on_batch(images)
                                   - theirs.predict_on_batch(images)).max())
         runs = {}
-        for jit in (False, True):
+        for jit in xla:
             for model in (ours, theirs):
                 model.compile(jit_compile=jit)
             seconds = time_interleaved({"nnc": inference_step(ours, images),

@@ -5,7 +5,8 @@
 Sections: frontend (`nnc stats` against building keras.applications.ResNet152, and the
 cost of starting up), scale (generated ResNets of 1,000 to 100,000 residual units),
 build (`nnc build` against keras.applications), run (inference throughput with the same
-weights). Prints Markdown: the machine, one table per section and a summary of the
+weights), grouped (AlexNet's grouped convs as nnc computes them, against TensorFlow's
+grouped Conv2D and against each split into two convs and a concat). Prints Markdown: the machine, one table per section and a summary of the
 ratios against the targets of issue 8. About 12 minutes on 2 cores; --quick runs each
 measurement fewer times (about 5 minutes). benchmarks/RESULTS.md holds the results.
 """
@@ -17,16 +18,22 @@ import os
 
 import build
 import frontend
+import grouped
 import inference
 from common import QUIET, machine, seconds, table
 
-SECTIONS = ("frontend", "scale", "build", "run")
+SECTIONS = ("frontend", "scale", "build", "run", "grouped")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs of each")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS)
+    parser.add_argument("--networks", nargs="+", choices=tuple(inference.NETWORKS),
+                        default=tuple(inference.NETWORKS), help="for the run section")
+    parser.add_argument("--no-xla", action="store_true",
+                        help="run section without the XLA runs (XLA makes depthwise "
+                             "convolutions 13× slower on CPU: minutes for mobile networks)")
     args = parser.parse_args()
     os.environ.update(QUIET)
     repeat = 1 if args.quick else 3
@@ -50,10 +57,17 @@ def main() -> None:
                 build.build_table(r["whole process"]))
     if "run" in args.only:
         batches = 3 if args.quick else 7
-        results["run"] = r = inference.compare(batch=32, batches=batches, warmup=1)
+        results["run"] = r = inference.compare(batch=32, batches=batches, warmup=1,
+                                               names=args.networks,
+                                               xla=(False,) if args.no_xla else (False, True))
         section(f"Inference, batch 32, medians of {batches} rounds; float32 matmul "
                 f"peak {r['peak'] / 1e9:.0f} GFLOP/s; largest output difference "
                 f"{inference.differences(r)}", inference.compare_table(r))
+    if "grouped" in args.only:
+        batches = 3 if args.quick else 7
+        results["grouped"] = r = grouped.compare(batch=32, batches=batches, warmup=1)
+        section(f"AlexNet's grouped convs, batch 32, medians of {batches} rounds; largest "
+                f"output difference {r['difference']:.1e}", grouped.compare_table(r))
     section("Summary against the targets", summary(results))
 
 
@@ -88,6 +102,9 @@ def summary(results: dict) -> str:
             ratio = run["ratio"]
             rows.append([f"run: {name}{' + XLA' if jit else ''} images/s, nnc / keras",
                          f"{ratio:.3f}", "≥ 0.97", verdict(ratio >= 0.97)])
+    for name, ratio in results.get("grouped", {}).get("ratios", {}).items():
+        rows.append([f"grouped: AlexNet images/s, nnc / {name}", f"{ratio:.3f}", "≥ 1",
+                     verdict(ratio >= 1)])
     return table(["measure", "measured", "target", "met"], rows)
 
 
