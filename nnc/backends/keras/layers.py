@@ -227,6 +227,13 @@ def squash(x):
     return 1.7159 * ops.tanh(x * (2.0 / 3.0))
 
 
+@keras.saving.register_keras_serializable(package="nnc")
+def gelu(x):
+    """The exact GELU, x·Φ(x) = x·(1 + erf(x/√2))/2, Keras's gelu written with erf:
+    TensorFlow's own computes erfc, which tf2onnx cannot convert to ONNX."""
+    return 0.5 * x * (1.0 + ops.erf(x * 0.7071067811865476))
+
+
 class WithActivation(keras.layers.Layer):
     """Shared by nnc's own weighted layers: a Keras activation, kept serializable."""
 

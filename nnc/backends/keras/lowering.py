@@ -24,10 +24,11 @@ def padding_layer(kind, a, name, keras):
 
 
 def activation(name: str):
-    """Keras knows every name in ACTIVATIONS except LeCun's squash, which nnc supplies."""
-    if name == "squash":
-        from nnc.backends.keras.layers import squash
-        return squash
+    """Keras knows every name in ACTIVATIONS but LeCun's squash, which nnc supplies, as
+    it supplies a GELU that exports to ONNX."""
+    if name in ("squash", "gelu"):
+        from nnc.backends.keras import layers
+        return getattr(layers, name)
     return None if name == "none" else name
 
 
