@@ -198,6 +198,9 @@ LINTS = [
     ("input 8x8x3\nfc-10, dropout\n", "2:8", "dropout after the last weight layer"),
     ("input 8x8x3\nfc-10, softmax, dropout(0.2)\n", "2:17", "dropout after the last"),
     ("input 8x8x4\ng: gate:\n    avgpool, fc-4, relu\n", "2:4", "ends in g.relu1 (relu), whose"),
+    ("input 8x8x4\nc: conv3-4, layerscale\n", "2:13", "a layer scale outside a residual body"),
+    ("network n(width=1, depht=2)\ninput 8x8x3\nc: conv3-{4*width}\n", "1:20",
+     "network parameter 'depht' is never read"),
 ]
 
 
@@ -214,6 +217,8 @@ def test_lints_warn_and_strict_makes_them_errors(tmp_path, capsys, source, line_
     "input 224x224x3\nconv4-96/4(bias=false)\n",       # stride = size, dividing 224
     "input 56x56x96\nconv2-192/2(bias=false)\n",       # ConvNeXt's downsampling layer
     "input 8x8x3\nconv1-8(bias=false), bn\nresidual:\n    conv3-16/2(bias=false), bn\n",
+    "input 8x8x4\nresidual:\n    conv3-4, layerscale\n",     # layer scale in a body
+    "network n(w=2)\ninput 8x8x4\nblock b(c=w):\n    conv3-{c}\nb()\n",  # read by a default
 ])
 def test_lints_stay_quiet_where_nothing_is_wrong_or_the_user_cannot_act(source):
     # An even kernel whose stride equals its size and divides the input pads nothing

@@ -8,7 +8,10 @@ positioned warning; `--strict` makes them errors.
 - a layer whose output is never used and is not an output of the network;
 - a dropout after the last layer: nothing learns from the units it drops;
 - a gate whose body does not end in values between 0 and 1 (a sigmoid): it scales its
-  input by any amount, of either sign, where squeeze-and-excitation only attenuates.
+  input by any amount, of either sign, where squeeze-and-excitation only attenuates;
+- a layer scale outside a residual body: started at 1e-6, it all but zeroes the signal
+  that every later layer sees, where in a body it only quiets the body at first;
+- a network parameter that nothing reads: a use line that sets it changes nothing.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ class ArchLint(NncError):
 def lint(net: Network) -> list[ArchLint]:
     found = []
     for check in (bias_before_norm, even_same_kernels, unused_outputs, trailing_dropout,
-                  unbounded_gates):
+                  unbounded_gates, scales_outside_residuals, unused_parameters):
         found += check(net)
     return sorted(found, key=lambda w: (w.coord.line, w.coord.column))
 
@@ -109,3 +112,17 @@ def unbounded_gates(net: Network) -> list[ArchLint]:
                                f"the gate can amplify or flip its input; end it with "
                                f"sigmoid or hard_sigmoid"))
     return warnings
+
+
+def scales_outside_residuals(net: Network) -> list[ArchLint]:
+    return [at(layer, f"{node}: a layer scale outside a residual body multiplies the whole "
+                      f"signal by {layer.attrs['init']:g} at the start; ConvNeXt scales the "
+                      f"body of each residual unit")
+            for node, layer in net.layers.items()
+            if layer.kind.starts_small and layer.unit is None]
+
+
+def unused_parameters(net: Network) -> list[ArchLint]:
+    return [ArchLint(f"network parameter '{name}' is never read by a row or block, so a "
+                     f"value given for it changes nothing", coord)
+            for name, coord in net.unused_parameters]

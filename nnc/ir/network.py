@@ -73,6 +73,7 @@ class Network:
     output: str
     rows: list[Row]
     expects: tuple  # the file's expect lines (lang.ast.Expect), for analysis.expects
+    unused_parameters: tuple = ()  # (name, Coord) of network parameters nothing reads
 
     @property
     def heads(self) -> list[Row]:

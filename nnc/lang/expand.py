@@ -9,6 +9,7 @@ conv of the third block call in row conv4_x.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -86,8 +87,10 @@ class Expander(Compounds):
             x = self.top_row(row, x)
         self.schedule_drop_paths()
         name = p.network or p.file.rsplit("/", 1)[-1].removesuffix(".arch")
+        read = names_read((p.rows, p.blocks, p.params))
+        unused = tuple((q.name, q.coord) for q in p.params if q.name not in read)
         return Network(name, p.file, source, self.graph, self.layers, first, x, self.rows,
-                       p.expects)
+                       p.expects, unused)
 
     def top_row(self, row: ast.Row, x: str) -> str:
         if row.label in self.row_outputs:
@@ -314,6 +317,17 @@ class Expander(Compounds):
             raise ArchLimitError(f"the network would expand to more than "
                                  f"{self.limits.max_layers:,} layers. Received: at least "
                                  f"{layers:,} layers", coord, scope.chain)
+
+
+def names_read(tree) -> set[str]:
+    """Every name that an expression in `tree` (syntax-tree nodes, in tuples) reads."""
+    if isinstance(tree, ast.Name):
+        return {tree.id}
+    if isinstance(tree, tuple):
+        return set().union(*map(names_read, tree)) if tree else set()
+    if dataclasses.is_dataclass(tree):
+        return names_read(tuple(getattr(tree, f.name) for f in dataclasses.fields(tree)))
+    return set()
 
 
 def unique_blocks(blocks) -> dict[str, ast.Block]:

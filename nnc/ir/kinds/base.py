@@ -62,6 +62,7 @@ class Kind:
     stochastic = False    # random while training, the identity at inference (dropout)
     concatenates = False  # joins branches side by side along the channels
     scales = False        # multiplies its first input by its second (a gate's values)
+    starts_small = False  # multiplies by a learned scale started near 0 (layer scale)
     in_place = False      # may overwrite its input's buffer (element-wise, and its backward
                           # pass needs only its output): what frameworks run in place
 

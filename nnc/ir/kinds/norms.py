@@ -86,6 +86,7 @@ class LayerScale(Pointwise):
     doc = "a learned per-channel scale, γ·x, started at `init` (ConvNeXt's layer scale)"
     attrs = (Attr("init", "float", 1e-6, doc="the initial value of every γ"),)
     positional = ("init",)
+    starts_small = True
 
     def params(self, a, ins, out):
         return ins[0][-1], 0
