@@ -101,17 +101,12 @@ def trailing_dropout(net: Network) -> list[ArchLint]:
 
 
 def unbounded_gates(net: Network) -> list[ArchLint]:
-    warnings = []
-    for node, layer in net.layers.items():
-        if not layer.kind.scales:
-            continue
-        values = net.layers[layer.inputs[1]]
-        if not values.kind.gates(values.attrs):
-            warnings.append(at(layer, f"{node}: the gate's body ends in {values.name} "
-                               f"({values.kind.name}), whose values are not in [0, 1], so "
-                               f"the gate can amplify or flip its input; end it with "
-                               f"sigmoid or hard_sigmoid"))
-    return warnings
+    gates = ((node, layer, net.layers[layer.inputs[1]]) for node, layer in net.layers.items()
+             if layer.kind.scales)
+    return [at(layer, f"{node}: the gate's body ends in {values.name} ({values.kind.name}), "
+                      f"whose values are not in [0, 1], so the gate can amplify or flip its "
+                      f"input; end it with sigmoid or hard_sigmoid")
+            for node, layer, values in gates if not values.kind.gates(values.attrs)]
 
 
 def scales_outside_residuals(net: Network) -> list[ArchLint]:
