@@ -31,6 +31,7 @@ CASES = [
     ("input 8x8x4\ng: gate:\n    avgpool, fc-3, sigmoid\n", "2:4",
      "gate: a gate's body must give one value per channel"),
     ("input 8x8x4\ng: gate:\n    conv3-4/2, sigmoid\n", "2:4", "Received: input 8×8×4, gate 4×4×4"),
+    ("input 8x8x4\ng: gate:\n    avgpool, fc-1, sigmoid\n", "2:4", "Received: input 8×8×4, gate 1"),
     ("input 8x8x4\ng: gate(ratio=4):\n    sigmoid\n", "2:9", "'gate' has no option 'ratio'"),
     ("input 8x8x3\na: activation(reluu)\n", "2:15", "function must be one of none, relu"),
     # --- preprocessing, normalisation, stochastic depth
@@ -97,6 +98,12 @@ CASES = [
     ("input 8x8x3\nconv3-{floor(1, 2)}\n", "2:8", "floor() takes 1 argument(s). Received: 2"),
     ("input 8x8x3\nconv3-{max(4)}\n", "2:8", "max() takes 2 or more argument(s)"),
     ("input 8x8x3\nconv3-{divisible(10, 0)}\n", "2:8", "divisor must be a whole number"),
+    ("input 8x8x3\nconv3-{ceil(1e400)}\n", "2:13", "numbers must be finite. Received: inf"),
+    ("input 8x8x3\nconv3-8 x{ceil(1e300*1e300)}\n", "2:16", "numbers must be finite"),
+    ("input 8x8x3\nbn(epsilon=1e400)\n", "2:12", "numbers must be finite"),
+    ("network n(w=2, w=3)\ninput 8x8x3\nconv3-{w}\n", "1:16", "parameter 'w' is listed twice"),
+    ("input 8x8x3\nblock b(w, w):\n    relu\nb(1, 2)\n", "2:12", "'w' is listed twice"),
+    ("input 8x8x3\na: conv3-8, droppath(0.2)\n", "2:13", "unknown layer kind or block 'droppath'"),
     ("input 8x8x3\nconv3-{ceil(relu)}\n", "2:13", "'relu' is not a parameter in scope"),
     # --- shapes
     ("input 2x2x3\nc: conv3-8(padding=valid)\n", "2:4", "needs at least 3×3"),

@@ -50,6 +50,13 @@ def test_a_file_with_rows_of_its_own_uses_only_the_blocks(tmp_path):
     assert c.network.layers["mine.1.conv2"].shape == (8, 8, 8)
 
 
+def test_default_lines_see_the_network_parameters(tmp_path):
+    write(tmp_path, a="network a(r=0.3)\ninput 8x8x3\ndefault dropout(r)\nfc-4, dropout\n"
+                      "fc-2\n")
+    layers = compile_file(str(tmp_path / "a.arch")).network.layers
+    assert layers["dropout1"].attrs["rate"] == 0.3
+
+
 def test_a_use_line_that_sets_no_parameters_keeps_their_defaults(tmp_path):
     write(tmp_path, base=BASE, same='use "base.arch"\n')
     assert compile_file(str(tmp_path / "same.arch")).stats.totals.params == 5_040
@@ -62,6 +69,7 @@ def test_a_use_line_that_sets_no_parameters_keeps_their_defaults(tmp_path):
     ({"a": 'use "base.arch"(widht=2)\n'}, "a.arch:1:17",
      "no network parameter 'widht'; did you mean 'width'? Its parameters: depth, width"),
     ({"a": 'use "base.arch"(2)\n'}, "a.arch:1:17", "names the parameters it sets"),
+    ({"a": 'use "base.arch"(width=2, width=3)\n'}, "a.arch:1:26", "'width' is given twice"),
     ({"a": 'use "base.arch"\nuse "base.arch"\n'}, "a.arch:2:5", "a second 'use' line"),
     ({"a": 'use "base.arch"\nblock stage(c):\n    relu\n'}, "a.arch:2:7",
      "block 'stage' is also defined in"),

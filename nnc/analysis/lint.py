@@ -118,6 +118,6 @@ def scales_outside_residuals(net: Network) -> list[ArchLint]:
 
 
 def unused_parameters(net: Network) -> list[ArchLint]:
-    return [ArchLint(f"network parameter '{name}' is never read by a row or block, so a "
-                     f"value given for it changes nothing", coord)
+    return [ArchLint(f"network parameter '{name}' is never read by a row, block or "
+                     f"default, so a value given for it changes nothing", coord)
             for name, coord in net.unused_parameters]

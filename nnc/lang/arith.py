@@ -41,6 +41,13 @@ FUNCTIONS = {
 
 
 def evaluate(expr: ast.Expr, env: dict):
+    value = evaluated(expr, env)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ArchValueError(f"numbers must be finite. Received: {value}", expr.coord)
+    return value
+
+
+def evaluated(expr: ast.Expr, env: dict):
     if isinstance(expr, (ast.Num, ast.Str)):
         return expr.value
     if isinstance(expr, ast.Name):
@@ -74,7 +81,7 @@ def call(expr: ast.Call, env: dict):
     values = [number(arg, env) for arg in expr.args]
     try:
         return function(*values)
-    except ValueError as e:
+    except (ValueError, OverflowError) as e:
         raise ArchValueError(f"{expr.function}(): {e}", expr.coord) from None
 
 

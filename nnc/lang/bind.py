@@ -127,7 +127,8 @@ class Binder:
                 result[attr.name] = attr.default
         return result
 
-    def collect_defaults(self, lines) -> dict[str, dict]:
+    def collect_defaults(self, lines, constants: dict) -> dict[str, dict]:
+        """The file's `default` lines, whose values may use the network's parameters."""
         defaults: dict[str, dict] = defaultdict(dict)
         for line in lines:
             spec = COMPOUNDS.get(line.kind) or (
@@ -139,7 +140,7 @@ class Binder:
                                     f"{did_you_mean(line.kind, known)}", line.coord)
             attrs = {a.name: a for a in spec[0]}
             for name, value, coord in self.option_values(line.kind, spec[1], line.options,
-                                                         Scope()):
+                                                         Scope(env=constants)):
                 if name not in attrs:
                     raise ArchNameError(f"'{line.kind}' has no option '{name}'"
                                         f"{did_you_mean(name, attrs)}", coord)

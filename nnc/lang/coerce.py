@@ -3,6 +3,8 @@
 positioned error saying what was expected and what was received."""
 from __future__ import annotations
 
+import math
+
 from nnc.errors import ArchValueError, Coord
 from nnc.ir.attrs import Attr
 
@@ -36,6 +38,8 @@ def as_count(value, attr=None) -> int:
 def as_float(value, attr=None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError("a number")
+    if not math.isfinite(value):
+        raise ValueError("a finite number")
     return float(value)
 
 

@@ -55,7 +55,6 @@ class Expander(Compounds):
         self.program = program
         self.limits = limits
         self.blocks = unique_blocks(program.blocks)
-        self.defaults = self.collect_defaults(program.defaults)
         self.graph = nx.DiGraph()
         self.layers: dict[str, Layer] = {}
         self.resolved: dict[tuple, tuple[Kind, dict]] = {}  # see expand_unit
@@ -66,6 +65,7 @@ class Expander(Compounds):
         self.total_params = 0
         self.least: dict[str, int] = {}  # block name -> least_layers of one call
         self.constants = self.network_parameters(program.params)
+        self.defaults = self.collect_defaults(program.defaults, self.constants)
         self.drop_units = 0  # residual units with a drop_path (see Compounds.residual)
         self.drop_paths: list[tuple[str, int]] = []
 
@@ -87,7 +87,7 @@ class Expander(Compounds):
             x = self.top_row(row, x)
         self.schedule_drop_paths()
         name = p.network or p.file.rsplit("/", 1)[-1].removesuffix(".arch")
-        read = names_read((p.rows, p.blocks, p.params))
+        read = names_read((p.rows, p.blocks, p.params, p.defaults))
         unused = tuple((q.name, q.coord) for q in p.params if q.name not in read)
         return Network(name, p.file, source, self.graph, self.layers, first, x, self.rows,
                        p.expects, unused)

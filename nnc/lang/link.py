@@ -92,5 +92,7 @@ def bound(params: tuple[ast.Param, ...], use: ast.Use, file: str) -> tuple[ast.P
             raise ArchNameError(f"{file} has no network parameter '{option.name}'"
                                 f"{did_you_mean(option.name, names)} Its parameters: "
                                 f"{listed}", option.coord)
+        if option.name in given:
+            raise ArchNameError(f"'{option.name}' is given twice", option.coord)
         given[option.name] = option.value
     return tuple(replace(p, default=given.get(p.name, p.default)) for p in params)

@@ -18,7 +18,7 @@ from lark.exceptions import (
 )
 from lark.indenter import DedentError, Indenter
 
-from nnc.errors import ArchIOError, ArchSyntaxError, Coord, NncError
+from nnc.errors import ArchIOError, ArchNameError, ArchSyntaxError, Coord, NncError
 from nnc.lang import ast
 
 MAX_FILE_BYTES = 1 << 20  # .arch files are tables, not data: 1 MiB is far beyond any paper
@@ -208,7 +208,7 @@ class ToAst(Transformer):
 
     def network(self, meta, children):
         name, *params = children
-        return "network", ((str(name), tuple(p for p in params if p is not None)),
+        return "network", ((str(name), unique_params(tuple(p for p in params if p))),
                            self.at(name))
 
     def use(self, meta, children):
@@ -224,7 +224,7 @@ class ToAst(Transformer):
 
     def block(self, meta, children):
         name, *rest = children
-        params = tuple(p for p in rest if isinstance(p, ast.Param))
+        params = unique_params(tuple(p for p in rest if isinstance(p, ast.Param)))
         body = tuple(r for r in rest if isinstance(r, ast.Row))
         return ast.Block(str(name), params, body, self.at(name))
 
@@ -327,6 +327,15 @@ class ToAst(Transformer):
 
     def floordiv(self, meta, children):
         return binary("//", *children)
+
+
+def unique_params(params: tuple) -> tuple:
+    seen = set()
+    for p in params:
+        if p.name in seen:
+            raise ArchNameError(f"parameter '{p.name}' is listed twice", p.coord)
+        seen.add(p.name)
+    return params
 
 
 def binary(op: str, left: ast.Expr, right: ast.Expr) -> ast.BinOp:

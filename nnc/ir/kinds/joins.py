@@ -53,8 +53,8 @@ class Multiply(Join):
 
     def shape(self, a, ins):
         x, g = ins
-        gate = g if len(g) == len(x) else (1,) * (len(x) - len(g)) + tuple(g)
-        if len(gate) != len(x) or any(d not in (1, e) for d, e in zip(gate, x)):
+        allowed = {(x[-1],), (*(1,) * (len(x) - 1), x[-1]), (*x[:-1], 1), tuple(x)}
+        if tuple(g) not in allowed:
             raise ArchShapeError(
                 f"a gate's body must give one value per channel (C or 1×1×C), per "
                 f"position (H×W×1) or per value (the input's shape). Received: input "

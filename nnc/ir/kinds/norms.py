@@ -99,11 +99,12 @@ class DropPath(Pointwise):
     identity at inference. Made by `residual(drop_path=...)` at the end of the body."""
     name = "droppath"
     doc = ("stochastic depth: while training, zero a residual body for a `rate` of the "
-           "samples; made by `residual(drop_path=r)`")
+           "samples; made by `residual(drop_path=r)`, never written")
     attrs = (Attr("rate", "fraction", doc="the probability of dropping the path"),)
     positional = ("rate",)
     stochastic = True
     in_place = True
+    internal = True  # a whole-sample dropout outside a residual body would drop the input
 
     def describe(self, a, strides=True):
         return f"drop path ({a['rate']:.1%})"
