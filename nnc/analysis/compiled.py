@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from nnc.analysis import expects
 from nnc.analysis.stats import Stats, compute
-from nnc.errors import ArchIOError, ArchLimitError, Coord, NncError
+from nnc.errors import ArchLimitError, Coord, NncError
 from nnc.lang.expand import Limits, Network, expand
 from nnc.lang.link import link
 from nnc.lang.parse import parse_text, read_source

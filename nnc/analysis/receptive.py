@@ -1,58 +1,90 @@
 """Receptive fields: how much of the input image each layer sees, computed from the
 checked graph.
 
-Receptive field. Each layer's window (kernel, stride) comes from its registry rule.
-Walking the graph in creation order (which is topological), a layer whose input sees a
-field of size r at stride j sees r + (k - 1)·j at stride j·s. Where branches meet
-(add, concat) the field is the largest over the branches. Padding does not change the
-field; it only places part of it outside the image. Sizes are not clipped to the image:
-a field larger than the input means the layer sees all of it.
+Each layer's window (kernel, stride) and where its first window starts (the padding
+before it) come from its registry rules. Walking the graph in creation order (which is
+topological), a layer whose input sees a field of size r at stride j sees r + (k − 1)·j
+at stride j·s, and its first output's field is centred ((k − 1)/2 − p)·j further on. Where
+branches meet (add, concat) the field is the union of the branches' fields as they lie:
+the largest where they are centred alike, more where a crop or an upsampling has moved
+one (U-Net's cropped skips). Layers that upsample have fractional strides and windows;
+over all their outputs the field is the envelope, given in whole pixels. Sizes are not
+clipped to the image: a field larger than the input means the layer sees all of it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 from nnc.ir.network import Network
 
 UNIT_WINDOW = ((1, 1), (1, 1))  # the window of a layer that does not widen the field
 
+
 @dataclass(frozen=True)
 class Field:
-    """A receptive field in input pixels: its size and the stride between neighbouring
-    outputs' fields, both as (height, width)."""
-    size: tuple[int, int]
-    stride: tuple[int, int]
+    """A receptive field in input pixels: its size, the stride between neighbouring
+    outputs' fields, and the centre of the first output's field, each as (height,
+    width). After upsampling the stride can be a fraction of a pixel."""
+    extent: tuple[Fraction, Fraction]
+    stride: tuple[Fraction, Fraction]
+    centre: tuple[Fraction, Fraction] = (Fraction(0), Fraction(0))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return math.ceil(self.extent[0]), math.ceil(self.extent[1])
 
     def text(self) -> str:
         return f"{self.size[0]}×{self.size[1]}/{fmt_stride(self.stride)}"
 
     def json(self) -> dict:
-        return {"size": list(self.size), "stride": list(self.stride)}
+        return {"size": list(self.size), "stride": [int(s) if s == int(s) else float(s)
+                                                    for s in self.stride]}
 
 
-def fmt_stride(stride: tuple[int, int]) -> str:
+def fmt_stride(stride) -> str:
     return str(stride[0]) if stride[0] == stride[1] else f"{stride[0]}×{stride[1]}"
 
 
 def receptive_fields(net: Network) -> dict[str, Field]:
     """The field of every layer, in input pixels."""
     nodes = net.layers
-    fields = {net.input: Field((1, 1), (1, 1))}
+    one = (Fraction(1), Fraction(1))
+    fields = {net.input: Field(one, one)}
     for node, layer in nodes.items():
         if node == net.input:
             continue
-        inputs = layer.inputs
-        window = layer.kind.window(layer.attrs, [nodes[i].shape for i in inputs])
-        if window == UNIT_WINDOW and len(inputs) == 1:  # BN, ReLU...: the same field
-            fields[node] = fields[inputs[0]]
+        ins = [nodes[i].shape for i in layer.inputs]
+        window = layer.kind.window(layer.attrs, ins)
+        start = layer.kind.window_start(layer.attrs, ins)
+        if window == UNIT_WINDOW and start == (0, 0) and len(ins) == 1:  # BN, ReLU...
+            fields[node] = fields[layer.inputs[0]]
             continue
-        seen = [fields[i] for i in inputs]
         # A gate's values for the whole image (a vector after a global pool) widen the
-        # field but are broadcast over the grid: the step is that of the inputs on it.
-        grid = [fields[i] for i in inputs if nodes[i].shape[:-1] == layer.shape[:-1]] or seen
-        (kh, kw), (sh, sw) = window
-        size = (max(f.size[0] + (kh - 1) * f.stride[0] for f in seen),
-                max(f.size[1] + (kw - 1) * f.stride[1] for f in seen))
-        stride = (max(f.stride[0] for f in grid) * sh, max(f.stride[1] for f in grid) * sw)
-        fields[node] = Field(size, stride)
+        # field but are broadcast over the grid: only the inputs on the grid place it.
+        grid = [fields[i] for i in layer.inputs if nodes[i].shape[:-1] == layer.shape[:-1]]
+        moved = [through(fields[i], window, start) for i in layer.inputs]
+        fields[node] = union(moved, [through(f, window, start) for f in grid] or moved)
     return fields
+
+
+def through(field: Field, window, start) -> Field:
+    """The field of a layer's outputs that read `field` through `window`."""
+    return Field(*zip(*((r + (k - 1) * j, j * s, c + (Fraction(k - 1, 2) - p) * j)
+                        for r, j, c, k, s, p in zip(field.extent, field.stride, field.centre,
+                                                    *window, start))))
+
+
+def union(fields: list[Field], grid: list[Field]) -> Field:
+    """The fields of branches that meet, as they lie on the grid's branches; a branch
+    off the grid (a gate's vector) adds only its size."""
+    if len(fields) == 1:
+        return fields[0]
+    axes = []
+    for axis in (0, 1):
+        low = min(f.centre[axis] - f.extent[axis] / 2 for f in grid)
+        high = max(f.centre[axis] + f.extent[axis] / 2 for f in grid)
+        extent = max(high - low, *(f.extent[axis] for f in fields))
+        axes.append((extent, max(f.stride[axis] for f in grid), (low + high) / 2))
+    return Field(*zip(*axes))

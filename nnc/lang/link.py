@@ -15,7 +15,13 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from nnc.errors import ArchLimitError, ArchNameError, ArchSyntaxError, NncError, did_you_mean
+from nnc.errors import (
+    ArchLimitError,
+    ArchNameError,
+    ArchSyntaxError,
+    NncError,
+    did_you_mean,
+)
 from nnc.lang import ast
 from nnc.lang.parse import parse_text, read_source
 

@@ -99,6 +99,14 @@ class Kind:
     def connections(self, a, ins, out) -> int: ...
     def window(self, a, ins) -> tuple[tuple[int, int], tuple[int, int]]: ...
 
+    def window_start(self, a, ins) -> tuple:
+        """Where the first output's window starts, in input positions before the first
+        one (the padding at the top and left; for a layer that upsamples, the fraction of
+        an input step by which its first outputs reach back). The receptive fields place
+        each layer's field with it, so that fields of branches that meet off centre (a
+        cropped skip) join as they lie."""
+        return 0, 0
+
 
 class Pointwise(Kind):
     """Layers that act on each value (or each position) alone: the output has the
@@ -120,6 +128,17 @@ class Pointwise(Kind):
 
     def window(self, a, ins):
         return (1, 1), (1, 1)
+
+
+def padding_before(a, shape) -> tuple[int, int]:
+    """Rows and columns of padding before the first window of a conv or pool: 'same'
+    puts the odd one at the bottom and right, as Keras does."""
+    if a["padding"] == "valid":
+        return 0, 0
+    if a["padding"] != "same":
+        return a["padding"]
+    return tuple(max((-(-n // s) - 1) * s + k - n, 0) // 2
+                 for n, k, s in zip(shape[:2], a["kernel"], a["stride"]))
 
 
 def spatial_output(a, shape, what: str, can_ceil: bool = False) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from nnc.ir.kinds.base import (
     WINDOW_ATTRS,
     Kind,
     Pointwise,
+    padding_before,
     register,
     spatial,
     spatial_output,
@@ -83,6 +84,9 @@ class Conv(Kind):
 
     def window(self, a, ins):
         return a["kernel"], a["stride"]
+
+    def window_start(self, a, ins):
+        return padding_before(a, ins[0])
 
     def describe(self, a, strides=True):
         (kh, kw), (sh, sw) = a["kernel"], a["stride"]
@@ -156,6 +160,9 @@ class Pool(Kind):
             return tuple(ins[0][:2]), tuple(ins[0][:2])
         r = self.resolved(a)
         return r["kernel"], r["stride"]
+
+    def window_start(self, a, ins):
+        return (0, 0) if a["size"] is None else padding_before(self.resolved(a), ins[0])
 
     def describe(self, a, strides=True):
         label = self.label or self.name
@@ -255,6 +262,9 @@ class ZeroPad(Pointwise):
     def shape(self, a, ins):
         h, w, c = spatial(ins[0], "zeropad")
         return h + 2 * a["size"][0], w + 2 * a["size"][1], c
+
+    def window_start(self, a, ins):
+        return a["size"]
 
     def describe(self, a, strides=True):
         return f"zero padding {a['size'][0]}" + (f"×{a['size'][1]}"

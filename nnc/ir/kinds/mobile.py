@@ -9,6 +9,7 @@ from nnc.ir.kinds.base import (
     ACTIVATIONS,
     WINDOW_ATTRS,
     Kind,
+    padding_before,
     register,
     spatial,
     spatial_output,
@@ -49,6 +50,9 @@ class DepthwiseConv(Kind):
 
     def window(self, a, ins):
         return a["kernel"], a["stride"]
+
+    def window_start(self, a, ins):
+        return padding_before(a, ins[0])
 
     def describe(self, a, strides=True):
         (kh, kw), (sh, sw) = a["kernel"], a["stride"]
