@@ -111,6 +111,27 @@ def test_drop_path_rates_rise_linearly_over_the_residual_units_that_give_one():
     assert g["r.3.add1"].inputs == ("r.3.droppath1", "r.2.conv1")
 
 
+def test_a_skip_joins_an_earlier_rows_cropped_maps_before_the_current_ones():
+    c = compile_source("""
+        input 64x64x3
+        default conv(padding=valid)
+        down: conv3-8 x2
+        bottom: maxpool, conv3-16 x2
+        up: upconv2-8, skip(down, crop=true), conv3-8
+    """)
+    g = c.network.layers
+    assert g["up.upconv1"].shape == (52, 52, 8)  # (26 − 1)·2 + 2
+    assert g["up.upconv1"].params == (2 * 2 * 16 * 8 + 8, 0)
+    assert g["up.upconv1"].macs == 26 * 26 * 2 * 2 * 16 * 8
+    assert g["up.crop1"].inputs == ("down.conv2",) and g["up.crop1"].shape == (52, 52, 8)
+    assert g["up.concat1"].inputs == ("up.crop1", "up.upconv1")
+    assert g["up.concat1"].shape == (52, 52, 16) and g["up.concat1"].row == "up"
+    assert c.network.graph.has_edge("down.conv2", "up.crop1")
+    field = receptive_fields(c.network)["up.upconv1"]
+    assert field.stride == (1, 1) and field.size == receptive_fields(c.network)[
+        "bottom.conv2"].size  # 2×2/2: each output reads one input position
+
+
 def test_defaults_apply_unless_written():
     c = compile_source("""
         input 8x8x3

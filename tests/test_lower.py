@@ -201,6 +201,23 @@ def test_ceil_rounded_pooling_computes_what_caffe_does(pool, average, size, k, s
                                atol=1e-3)
 
 
+def test_a_cropped_skip_puts_the_centre_of_the_earlier_maps_first():
+    compiled = compile_source("""
+        input 12x12x2
+        default conv(padding=valid)
+        down: conv3-2
+        bottom: maxpool, conv3-3
+        up: upconv2-4, skip(down, crop=true), upsample2(interpolation=bilinear)
+    """)
+    model = compiled.to_keras()
+    assert model.get_layer("up.upconv1").output.shape[1:] == (6, 6, 4)
+    probe = keras.Model(model.input, [model.get_layer("down.conv1").output,
+                                      model.get_layer("up.concat1").output])
+    down, joined = probe.predict(images((12, 12, 2), 2), verbose=0)
+    np.testing.assert_array_equal(joined[..., :2], down[:, 2:8, 2:8, :])  # 10² → 6²
+    assert model.output.shape[1:] == (12, 12, 6)
+
+
 def test_keras_refusing_a_layer_is_an_internal_error_naming_the_node(monkeypatch):
     from nnc.backends.keras.lowering import LOWERINGS
 

@@ -61,7 +61,7 @@ def even_same_kernels(net: Network) -> list[ArchLint]:
     for node, layer in net.layers.items():
         a = layer.attrs
         kernel = a.get("kernel") if layer.kind.weight_layer and layer.kind.sliding else None
-        if not kernel or a["padding"] != "same":
+        if not kernel or a.get("padding") != "same":  # a transposed conv pads nothing
             continue
         size = net.shape(layer.inputs[0])[:2]
         if any(k % 2 == 0 and same_padding(n, k, s) % 2

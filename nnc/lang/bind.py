@@ -43,6 +43,11 @@ COMPOUNDS = {
     "gate": ((), ()),
     "head": ((Attr("source", "symbol", doc="the row whose output the head taps"),
               Attr("loss_weight", "float", 1.0)), ("source",)),
+    # not a compound but a unit: an earlier row's output joined to the current one
+    "skip": ((Attr("row", "symbol", doc="the earlier row whose output is joined"),
+              Attr("crop", "bool", False,
+                   doc="take the centre of the row's maps where they are larger"),
+              Attr("join", "choice", "concat", ("concat", "add"))), ("row",)),
 }
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The compounds of the language: `residual:`, `concat:`, `gate:` and `head(row):`,
 each a construct whose indented rows are its body and which joins them with layers of
-its own (an add, a projection shortcut, a concat, a multiply).
+its own (an add, a projection shortcut, a concat, a multiply); and `skip(row)`, which
+joins an earlier row's output to the current one.
 
 The compound half of the expander (expand.Expander), which supplies `expand_row`, `add`,
 `shape`, `created`, `layers`, `row_outputs`, and the stochastic-depth tally `drop_units`
@@ -8,9 +9,17 @@ The compound half of the expander (expand.Expander), which supplies `expand_row`
 """
 from __future__ import annotations
 
-from nnc.errors import ArchNameError, ArchShapeError, ArchValueError, NncError, did_you_mean
+from nnc.errors import (
+    ArchNameError,
+    ArchShapeError,
+    ArchSyntaxError,
+    ArchValueError,
+    NncError,
+    did_you_mean,
+)
 from nnc.ir.kinds import KINDS
 from nnc.ir.kinds.core import BatchNorm, Conv
+from nnc.ir.kinds.dense import Crop
 from nnc.ir.kinds.joins import Add, Concat, Multiply, PadShortcut
 from nnc.ir.kinds.norms import DropPath
 from nnc.lang import ast
@@ -20,19 +29,58 @@ from nnc.wording import dims
 
 class Compounds(Binder):
     def compound_options(self, compound: ast.Compound, scope: Scope) -> dict:
-        attrs, positional = COMPOUNDS[compound.keyword]
+        return self.construct_options(compound.keyword, compound.options, compound.coord,
+                                      scope)
+
+    def construct_options(self, keyword: str, options, coord, scope: Scope) -> dict:
+        """The options of a compound or of `skip(...)`, typed, with the file's defaults."""
+        attrs, positional = COMPOUNDS[keyword]
         names = {a.name: a for a in attrs}
         given = {}
-        for name, value, coord in self.option_values(compound.keyword, positional,
-                                                     compound.options, scope):
+        for name, value, where in self.option_values(keyword, positional, options, scope):
             if name not in names:
-                raise ArchNameError(f"'{compound.keyword}' has no option '{name}'"
-                                    f"{did_you_mean(name, names)}", coord, scope.chain)
-            given[name] = self.coerced(names[name], value, coord, scope)
+                raise ArchNameError(f"'{keyword}' has no option '{name}'"
+                                    f"{did_you_mean(name, names)}", where, scope.chain)
+            given[name] = self.coerced(names[name], value, where, scope)
         try:
-            return self.attrs_for(compound.keyword, attrs, given)
+            return self.attrs_for(keyword, attrs, given)
         except NncError as e:
-            raise replace_position(e, compound.coord, scope.chain) from None
+            raise replace_position(e, coord, scope.chain) from None
+
+    def skip(self, unit: ast.Unit, x: str, scope: Scope) -> str:
+        """`skip(down4, crop=true)`: an earlier row's output joined to this one, its centre
+        cropped to this one's size where asked (U-Net's copy and crop), the earlier maps
+        first, as the paper's figure draws them."""
+        if unit.width or unit.stride:
+            raise ArchSyntaxError(f"skip takes its row and options in parentheses, as in "
+                                  f"skip(down4, crop=true). Received: {unit.text}",
+                                  unit.coord, scope.chain)
+        options = self.construct_options("skip", unit.options, unit.coord, scope)
+        row = options["row"]
+        if row not in self.row_outputs:
+            raise ArchNameError(f"skip takes row '{row}', which is not an earlier row"
+                                f"{did_you_mean(row, self.row_outputs)}", unit.coord,
+                                scope.chain)
+        s = self.row_outputs[row]
+        s_shape, x_shape = self.shape(s), self.shape(x)
+        if len(s_shape) != 3 or len(x_shape) != 3:
+            raise ArchShapeError(f"skip joins maps of H×W×C. Received: row '{row}' "
+                                 f"{dims(s_shape)} and {dims(x_shape)}", unit.coord,
+                                 scope.chain)
+        if s_shape[:2] != x_shape[:2]:
+            if not options["crop"]:
+                raise ArchShapeError(
+                    f"row '{row}' gives {dims(s_shape)} where this row has {dims(x_shape)}; "
+                    f"write crop=true to take its centre (U-Net's copy and crop)",
+                    unit.coord, scope.chain)
+            s = self.add(KINDS[Crop.name], {"height": x_shape[0], "width": x_shape[1]}, [s],
+                         scope, unit.coord, unit.text)
+        join = KINDS[options["join"]]  # the option's values are the joins' kind names
+        if not join.concatenates and self.shape(s) != x_shape:
+            raise ArchShapeError(f"skip(join=add) adds maps of one shape. Received: row "
+                                 f"'{row}' {dims(self.shape(s))} and {dims(x_shape)}",
+                                 unit.coord, scope.chain)
+        return self.add(join, {}, [s, x], scope, unit.coord, unit.text)
 
     def residual(self, compound: ast.Compound, x: str, scope: Scope) -> str:
         options = self.compound_options(compound, scope)

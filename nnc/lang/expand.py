@@ -167,6 +167,8 @@ class Expander(Compounds):
     def expand_unit(self, unit: ast.Unit, x: str, scope: Scope) -> str:
         if unit.name in self.blocks:
             return self.call(unit, x, scope)
+        if unit.name == "skip":
+            return self.skip(unit, x, scope)
         # A layer's kind and attributes depend only on the unit's text and the block
         # arguments in scope, and a deep network repeats a few units thousands of times:
         # resolve each (unit, arguments) pair once. repr tells 1, 1.0 and True apart.
@@ -336,7 +338,7 @@ def unique_blocks(blocks) -> dict[str, ast.Block]:
         if block.name in found:
             raise ArchNameError(f"block '{block.name}' is defined twice (first at line "
                                 f"{found[block.name].coord.line})", block.coord)
-        if block.name in KINDS or block.name in COMPOUNDS:
+        if block.name in KINDS or block.name in COMPOUNDS:  # compounds and skip
             raise ArchNameError(f"block name '{block.name}' is a layer kind; choose "
                                 f"another name", block.coord)
         found[block.name] = block

@@ -109,6 +109,23 @@ def ceil_pooling(kind, a, name, ins, keras, windowed: str):
     return lambda t: pool(pad(t))
 
 
+def up_conv(kind, a, name, ins, keras):
+    return keras.layers.Conv2DTranspose(a["filters"], a["kernel"], strides=a["stride"],
+                                        padding="valid", use_bias=a["bias"],
+                                        activation=activation(a["activation"]), name=name)
+
+
+def upsample(kind, a, name, ins, keras):
+    return keras.layers.UpSampling2D(a["size"], interpolation=a["interpolation"], name=name)
+
+
+def crop(kind, a, name, ins, keras):
+    """The centre: as many rows cut at the top as at the bottom (the shape rule made the
+    difference even)."""
+    rows, columns = (ins[0][0] - a["height"]) // 2, (ins[0][1] - a["width"]) // 2
+    return keras.layers.Cropping2D(((rows, rows), (columns, columns)), name=name)
+
+
 def dense(kind, a, name, ins, keras):
     layer = keras.layers.Dense(a["units"], use_bias=a["bias"],
                                activation=activation(a["activation"]), name=name)
@@ -228,6 +245,9 @@ LOWERINGS = {
     "maxpool": pooling("MaxPooling2D", "GlobalMaxPooling2D"),
     "avgpool": pooling("AveragePooling2D", "GlobalAveragePooling2D"),
     "fc": dense,
+    "upconv": up_conv,
+    "upsample": upsample,
+    "crop": crop,
     "flatten": flatten,
     "bn": batch_norm,
     "identity": identity,
