@@ -238,6 +238,9 @@ ZOO = {
                         lambda p: f"torchvision: "
                                   f"{p['resnext50_32x4d']['params_torchvision']:,} params; "
                                   f"paper {p['resnext50_32x4d']['macs_paper_giga']}G MACs"),
+    "unet": ("U-Net", "Figure 1's count",
+             lambda p: f"Figure 1: {p['unet']['params']:,} params, "
+                       f"{p['unet']['conv_layers']} conv layers"),
     "wide-resnet50-2": ("Wide ResNet-50-2", "torchvision's count",
                         lambda p: f"torchvision: "
                                   f"{p['wide_resnet50_2']['params_torchvision']:,} params, "
