@@ -7,9 +7,11 @@ topological), a layer whose input sees a field of size r at stride j sees r + (k
 at stride j·s, and its first output's field is centred ((k − 1)/2 − p)·j further on. Where
 branches meet (add, concat) the field is the union of the branches' fields as they lie:
 the largest where they are centred alike, more where a crop or an upsampling has moved
-one (U-Net's cropped skips). Layers that upsample have fractional strides and windows;
-over all their outputs the field is the envelope, given in whole pixels. Sizes are not
-clipped to the image: a field larger than the input means the layer sees all of it.
+one (U-Net's cropped skips). Layers that upsample have fractional strides, and their
+outputs at different positions see windows of different sizes: in a network that
+upsamples or crops, every output position is followed to the first and last input pixel
+it depends on, and the field is the largest span. Sizes are not clipped to the image: a
+field larger than the input means the layer sees all of it.
 """
 from __future__ import annotations
 
@@ -52,12 +54,14 @@ def receptive_fields(net: Network) -> dict[str, Field]:
     nodes = net.layers
     one = (Fraction(1), Fraction(1))
     fields = {net.input: Field(one, one)}
+    uneven = False  # whether outputs at different positions can see windows of other sizes
     for node, layer in nodes.items():
         if node == net.input:
             continue
         ins = [nodes[i].shape for i in layer.inputs]
         window = layer.kind.window(layer.attrs, ins)
         start = layer.kind.window_start(layer.attrs, ins)
+        uneven = uneven or min(window[1]) < 1 or min(start) < 0
         if window == UNIT_WINDOW and start == (0, 0) and len(ins) == 1:  # BN, ReLU...
             fields[node] = fields[layer.inputs[0]]
             continue
@@ -66,7 +70,59 @@ def receptive_fields(net: Network) -> dict[str, Field]:
         grid = [fields[i] for i in layer.inputs if nodes[i].shape[:-1] == layer.shape[:-1]]
         moved = [through(fields[i], window, start) for i in layer.inputs]
         fields[node] = union(moved, [through(f, window, start) for f in grid] or moved)
+    if uneven:
+        for node, extent in largest_extents(net, fields).items():
+            fields[node] = Field(extent, fields[node].stride, fields[node].centre)
     return fields
+
+
+def largest_extents(net: Network, fields: dict[str, Field]) -> dict[str, tuple]:
+    """Through layers that upsample (and crops), neighbouring outputs read windows of
+    other sizes and places: walk every output position, along each axis, to the first
+    and last input pixel it depends on, and take the largest span over positions. The
+    walk is linear in the positions of every layer, so it runs only for such networks."""
+    import numpy as np  # only here: the front end starts without it
+    nodes = net.layers
+    spans = {net.input: [(np.arange(n), np.arange(n)) for n in positions(nodes[net.input])]}
+    extents = {}
+    for node, layer in nodes.items():
+        if node == net.input:
+            continue
+        ins = [nodes[i].shape for i in layer.inputs]
+        per_axis = []
+        for axis, count in enumerate(positions(layer)):
+            outputs = np.arange(count)
+            branches = [read(layer, ins, axis, outputs, spans[i][axis], nodes[i],
+                             fields[i].stride[axis]) for i in layer.inputs]
+            per_axis.append((np.min([lo for lo, _ in branches], axis=0),
+                             np.max([hi for _, hi in branches], axis=0)))
+        spans[node] = per_axis
+        extents[node] = tuple(Fraction(int((hi - lo).max()) + 1) for lo, hi in per_axis)
+    return extents
+
+
+def positions(layer) -> tuple[int, int]:
+    return tuple(layer.shape[:2]) if len(layer.shape) == 3 else (1, 1)
+
+
+def read(layer, ins, axis, outputs, span, source, step):
+    """The first and last input pixels that each output reads through one input."""
+    import numpy as np
+    lo, hi = span
+    if len(source.shape) == 3 and len(layer.shape) != 3 or len(lo) == 1 < len(outputs):
+        # to a vector (a global pool, fc, flatten), or a gate's vector broadcast: all
+        return np.full(len(outputs), lo.min()), np.full(len(outputs), hi.max())
+    first, last = layer.kind.reads(layer.attrs, ins, axis, outputs)
+    return beyond(lo, np.asarray(first), step), beyond(hi, np.asarray(last), step)
+
+
+def beyond(values, index, step):
+    """values[index], continued at `step` pixels a position into the padding."""
+    import numpy as np
+    n = len(values)
+    inside = values[np.clip(index, 0, n - 1)]
+    past = np.where(index < 0, index, np.where(index >= n, index - n + 1, 0))
+    return inside + past * float(step)
 
 
 def through(field: Field, window, start) -> Field:

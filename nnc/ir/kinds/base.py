@@ -107,6 +107,15 @@ class Kind:
         cropped skip) join as they lie."""
         return 0, 0
 
+    def reads(self, a, ins, axis: int, outputs):
+        """The first and last input positions (along `axis`, 0 for rows) that each of
+        the output positions `outputs` (a NumPy array) reads: from the window and where it
+        starts, for layers that do not upsample. Positions before 0 or past the end are
+        padding."""
+        kernel, stride = (w[axis] for w in self.window(a, ins))
+        first = outputs * int(stride) - self.window_start(a, ins)[axis]
+        return first, first + int(kernel) - 1
+
 
 class Pointwise(Kind):
     """Layers that act on each value (or each position) alone: the output has the

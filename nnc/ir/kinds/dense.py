@@ -67,6 +67,10 @@ class UpConv(Kind):
         return tuple(Fraction(-(-k // s) - 1, 2) + Fraction(k - 1, 2 * s)
                      for k, s in zip(a["kernel"], a["stride"]))
 
+    def reads(self, a, ins, axis, outputs):
+        k, s = a["kernel"][axis], a["stride"][axis]
+        return -((k - 1 - outputs) // s), outputs // s  # ⌈(o − K + 1)/S⌉ to ⌊o/S⌋
+
     def describe(self, a, strides=True):
         (kh, kw), f = a["kernel"], a["filters"]
         return f"up-conv {kh}×{kw}, {f}"
@@ -98,6 +102,13 @@ class Upsample(Pointwise):
         # Bilinear (half-pixel centres) samples input (o + ½)/S − ½ and the one after it.
         extra = 0 if a["interpolation"] == "nearest" else Fraction(1, 2)
         return tuple(Fraction(s - 1, s) + extra for s in a["size"])
+
+    def reads(self, a, ins, axis, outputs):
+        s = a["size"][axis]
+        if a["interpolation"] == "nearest":
+            return outputs // s, outputs // s
+        first = (2 * outputs + 1 - s) // (2 * s)  # ⌊(o + ½)/S − ½⌋
+        return first, first + 1
 
     def describe(self, a, strides=True):
         return f"upsample ×{a['size'][0]}" + (", bilinear" if a["interpolation"] != "nearest"
