@@ -16,6 +16,7 @@ positioned warning; `--strict` makes them errors.
 from __future__ import annotations
 
 from nnc.errors import NncError
+from nnc.ir.kinds.base import same_padding
 from nnc.ir.network import Layer, Network
 
 
@@ -70,12 +71,6 @@ def even_same_kernels(net: Network) -> list[ArchLint]:
                                f"with 'same' padding pads one more row and column at the "
                                f"bottom and right than at the top and left"))
     return warnings
-
-
-def same_padding(size: int, kernel: int, stride: int) -> int:
-    """The rows (or columns) 'same' padding adds in all, as Keras and TensorFlow compute
-    it; an odd total puts the extra one at the bottom (right)."""
-    return max((-(-size // stride) - 1) * stride + kernel - size, 0)
 
 
 def unused_outputs(net: Network) -> list[ArchLint]:

@@ -139,15 +139,43 @@ class Pointwise(Kind):
         return (1, 1), (1, 1)
 
 
+def same_padding(size: int, kernel: int, stride: int) -> int:
+    """The rows (or columns) 'same' padding adds in all, as Keras and TensorFlow compute
+    it; an odd total puts the extra one at the bottom (right)."""
+    return max((-(-size // stride) - 1) * stride + kernel - size, 0)
+
+
 def padding_before(a, shape) -> tuple[int, int]:
-    """Rows and columns of padding before the first window of a conv or pool: 'same'
-    puts the odd one at the bottom and right, as Keras does."""
+    """Rows and columns of padding before the first window of a conv or pool."""
     if a["padding"] == "valid":
         return 0, 0
     if a["padding"] != "same":
         return a["padding"]
-    return tuple(max((-(-n // s) - 1) * s + k - n, 0) // 2
+    return tuple(same_padding(n, k, s) // 2
                  for n, k, s in zip(shape[:2], a["kernel"], a["stride"]))
+
+
+def stride_text(stride) -> str:
+    """How the papers' tables write a stride: `, stride 2`, or `, stride 1×2`."""
+    sh, sw = stride
+    return f", stride {sh if sh == sw else f'{sh}×{sw}'}"
+
+
+BIAS_AND_ACTIVATION = (Attr("bias", "bool", True),
+                       Attr("activation", "choice", "none", ACTIVATIONS))
+
+
+class SlidingKernel(Kind):
+    """A weight layer that slides a kernel over H×W with the window attributes (conv,
+    dwconv, sepconv): its window is its kernel and stride, placed by its padding."""
+    weight_layer = True
+    sliding = True
+
+    def window(self, a, ins):
+        return a["kernel"], a["stride"]
+
+    def window_start(self, a, ins):
+        return padding_before(a, ins[0])
 
 
 def spatial_output(a, shape, what: str, can_ceil: bool = False) -> tuple[int, int]:

@@ -8,19 +8,22 @@ from nnc.errors import ArchShapeError, ArchValueError
 from nnc.ir.attrs import Attr
 from nnc.ir.kinds.base import (
     ACTIVATIONS,
+    BIAS_AND_ACTIVATION,
     GATES,
     WINDOW_ATTRS,
     Kind,
     Pointwise,
+    SlidingKernel,
     padding_before,
     register,
     spatial,
     spatial_output,
+    stride_text,
 )
 
 
 @register
-class Conv(Kind):
+class Conv(SlidingKernel):
     name = "conv"
     doc = "2-D convolution: `conv3-64` is 3×3, 64 filters; `conv11-96/4` has stride 4"
     attrs = (Attr("kernel", "pair", doc="kernel size; the digits after `conv`"),
@@ -34,12 +37,9 @@ class Conv(Kind):
              Attr("table", "grid", None,
                   doc="connection table: a row per input map, a column per filter, X where "
                       "the filter sees the map (LeCun et al. 1998, Table I)"),
-             Attr("bias", "bool", True),
-             Attr("activation", "choice", "none", ACTIVATIONS))
+             *BIAS_AND_ACTIVATION)
     short = ("kernel", "filters", "stride")
     positional = ("filters",)
-    weight_layer = True
-    sliding = True
 
     def resolve(self, a, ins):
         if a["filters"] is None and a["expansion"] is None:
@@ -82,17 +82,11 @@ class Conv(Kind):
         (kh, kw), c = a["kernel"], ins[0][2]
         return out[0] * out[1] * (kh * kw * conv_links(a, c) + a["bias"] * a["filters"])
 
-    def window(self, a, ins):
-        return a["kernel"], a["stride"]
-
-    def window_start(self, a, ins):
-        return padding_before(a, ins[0])
-
     def describe(self, a, strides=True):
-        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        (kh, kw) = a["kernel"]
         text = f"{kh}×{kw}, {a['filters']}"
-        if strides and (sh, sw) != (1, 1):
-            text += f", stride {sh if sh == sw else f'{sh}×{sw}'}"
+        if strides and a["stride"] != (1, 1):
+            text += stride_text(a["stride"])
         text += f", groups {a['groups']}" if a["groups"] > 1 else ""
         return text + (", connection table" if a["table"] is not None else "")
 
@@ -170,7 +164,7 @@ class Pool(Kind):
             return f"global {label}"
         r = self.resolved(a)
         (kh, kw), (sh, sw) = r["kernel"], r["stride"]
-        stride = f", stride {sh if sh == sw else f'{sh}×{sw}'}" if strides else ""
+        stride = stride_text((sh, sw)) if strides else ""
         return f"{kh}×{kw} {label}{stride}"
 
 
@@ -196,8 +190,7 @@ class FC(Kind):
     name = "fc"
     doc = "fully connected layer: `fc-4096`; a spatial input is flattened first"
     attrs = (Attr("units", "int", doc="number of outputs; `-4096` in the short form"),
-             Attr("bias", "bool", True),
-             Attr("activation", "choice", "none", ACTIVATIONS))
+             *BIAS_AND_ACTIVATION)
     short = (None, "units", None)
     positional = ("units",)
     weight_layer = True

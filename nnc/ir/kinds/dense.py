@@ -15,7 +15,7 @@ from fractions import Fraction
 
 from nnc.errors import ArchShapeError
 from nnc.ir.attrs import Attr
-from nnc.ir.kinds.base import ACTIVATIONS, Kind, Pointwise, register, spatial
+from nnc.ir.kinds.base import BIAS_AND_ACTIVATION, Kind, Pointwise, register, spatial
 from nnc.wording import dims
 
 
@@ -31,8 +31,7 @@ class UpConv(Kind):
     attrs = (Attr("kernel", "pair", doc="kernel size; the digits after `upconv`"),
              Attr("filters", "int", doc="output maps; `-512` in the short form"),
              Attr("stride", "pair", None, doc="upsampling factor; the kernel size by default"),
-             Attr("bias", "bool", True),
-             Attr("activation", "choice", "none", ACTIVATIONS))
+             *BIAS_AND_ACTIVATION)
     short = ("kernel", "filters", "stride")
     positional = ("filters",)
     weight_layer = True

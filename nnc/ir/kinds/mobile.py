@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from nnc.ir.attrs import Attr
 from nnc.ir.kinds.base import (
-    ACTIVATIONS,
+    BIAS_AND_ACTIVATION,
     WINDOW_ATTRS,
-    Kind,
-    padding_before,
+    SlidingKernel,
     register,
     spatial,
     spatial_output,
+    stride_text,
 )
 
 
 @register
-class DepthwiseConv(Kind):
+class DepthwiseConv(SlidingKernel):
     """MACs: H'·W'·K²·C·m, one multiply-accumulate per kernel weight and output position
     (the paper's D_K·D_K·M·D_F·D_F for m = 1)."""
     name = "dwconv"
@@ -26,11 +26,8 @@ class DepthwiseConv(Kind):
     attrs = (Attr("kernel", "pair", doc="kernel size; the digits after `dwconv`"),
              *WINDOW_ATTRS,
              Attr("multiplier", "int", 1, doc="filters per input map (Keras's depth_multiplier)"),
-             Attr("bias", "bool", True),
-             Attr("activation", "choice", "none", ACTIVATIONS))
-    short = ("kernel", None, "stride")
-    weight_layer = True  # MobileNet's 28 layers count depthwise and pointwise apart
-    sliding = True
+             *BIAS_AND_ACTIVATION)
+    short = ("kernel", None, "stride")  # a weight layer: MobileNet's 28 count dw apart
 
     def shape(self, a, ins):
         c = spatial(ins[0], "dwconv")[2]
@@ -48,17 +45,11 @@ class DepthwiseConv(Kind):
         (kh, kw), maps = a["kernel"], out[2]
         return out[0] * out[1] * (kh * kw * maps + a["bias"] * maps)
 
-    def window(self, a, ins):
-        return a["kernel"], a["stride"]
-
-    def window_start(self, a, ins):
-        return padding_before(a, ins[0])
-
     def describe(self, a, strides=True):
-        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        (kh, kw) = a["kernel"]
         text = f"{kh}×{kw} dw" + (f" ×{a['multiplier']}" if a["multiplier"] > 1 else "")
-        if strides and (sh, sw) != (1, 1):
-            text += f", stride {sh if sh == sw else f'{sh}×{sw}'}"
+        if strides and a["stride"] != (1, 1):
+            text += stride_text(a["stride"])
         return text
 
 
