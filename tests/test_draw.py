@@ -71,6 +71,13 @@ def test_same_file_same_drawing(load):
     assert len(runs) == 1
 
 
+def test_upconv_reads_as_the_paper_words_it(load):
+    source = diagram(load("unet")).source
+    assert "<td>up-conv 2×2, 512</td>" in source and "upconv up-conv" not in source
+    assert "<td>conv 3×3, 512</td>" in source  # a conv's bare numbers keep their kind
+    assert "<td>4096-d fc + dropout</td>" in diagram(load("alexnet")).source
+
+
 def test_dot_output_needs_no_graphviz_program(tmp_path, load):
     out = tmp_path / "net.dot"
     assert draw(load("alexnet"), str(out)) == "dot"

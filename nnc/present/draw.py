@@ -155,7 +155,14 @@ def layer_title(layer: Layer, expand: bool) -> str:
     text = kind.describe(layer.attrs)
     if expand:
         return f"{layer.name.rsplit('.', 1)[-1]}: {text}"
-    return text if not kind.weight_layer or kind.name in text else f"{kind.name} {text}"
+    return text if not kind.weight_layer or names_the_layer(text) else f"{kind.name} {text}"
+
+
+def names_the_layer(description: str) -> bool:
+    """Whether a kind's wording says what the layer is (`up-conv 2×2, 512`, `1000-d fc`,
+    `3×3 dw`), or gives only its numbers, as a table does under a column that names it
+    (conv's `3×3, 64`): a word before the first comma."""
+    return any(c.isalpha() for c in description.split(",", 1)[0])
 
 
 GRAPH = {"rankdir": "TB", "fontname": "Helvetica", "fontsize": "12", "nodesep": "0.25",
