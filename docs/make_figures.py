@@ -26,6 +26,7 @@ ROOT = DOCS.parent
 DIAGRAMS = [  # (architecture file, picture name, extra nnc draw options)
     ("architectures/resnet152.arch", "resnet152", []),
     ("architectures/googlenet.arch", "googlenet", []),
+    ("architectures/unet.arch", "unet", []),
     ("docs/examples/three-conv3-vs-conv7.arch", "three-conv3-vs-conv7", ["--expand"]),
 ]
 TEXTS = {  # generated text file -> the nnc command that prints it

@@ -5,7 +5,9 @@ than one part is a box (a cluster) named after the row; each block call is one n
 repeated calls of the same written unit (`bottleneck(256) x35`) are one node `×35`, and
 BN, activations, dropout and LRN are folded into the layer they follow. ResNet-152 comes
 out as a dozen nodes. `--expand` draws every layer, with rows and block calls as nested
-clusters. Every node is labelled with its output shape and its parameters.
+clusters. Every node is labelled with its output shape and its parameters. A network
+with skips (`skip(row)`) is drawn as a U, as U-Net's Figure 1 is: down on the left, up
+on the right, each skip running level from the earlier row to the row that joins it.
 
 The `graphviz` Python package (and, for svg/png/pdf, Graphviz's `dot` program) is
 needed only here; the rest of nnc never imports it.
@@ -170,6 +172,9 @@ GRAPH = {"rankdir": "TB", "fontname": "Helvetica", "fontsize": "12", "nodesep": 
 NODE = {"shape": "box", "style": "rounded,filled", "fontname": "Helvetica", "fontsize": "11",
         "margin": "0.12,0.04"}
 EDGE = {"arrowsize": "0.6", "color": "#555555"}
+# A skip's edges: on one rank where they can be (minlen 0), and held there by a weight no
+# stretch of the other edges outweighs. Not rank=same, which pulls nodes out of clusters.
+LEVEL = {"minlen": "0", "weight": "1000"}
 CLUSTER = {"color": "#888888", "fontname": "Helvetica", "fontsize": "11",
            "labeljust": "l"}  # top left, clear of the edges that enter down the middle
 
@@ -184,12 +189,76 @@ def diagram(compiled: Compiled, expand: bool = False):
         **GRAPH, "label": f"{net.name} ({'every layer' if expand else 'collapsed'})"})
     ids = {key: f"n{i}" for i, key in enumerate(groups)}  # keys hold ':', which dot reads
     add_nodes(dot, net, groups, labels, ids, expand)
+    add_edges(dot, net, groups, group_of, ids)
+    return dot
+
+
+def add_edges(dot, net: Network, groups: dict, group_of: dict, ids: dict):
+    """One edge per pair of nodes a layer connects. A skip's edges run across, pulled
+    level (U-Net's Figure 1); on the way up a U (rows_going_up) an edge is laid out from
+    its head to its tail, its arrow turned back, so that dot stacks that path upward."""
+    skips = find_skips(net)
+    upward = rows_going_up(net, skips)
+    across = {(group_of[a], group_of[b]) for s in skips
+              for a, b in zip((s.source, *s.path), s.path)}
     edges = dict.fromkeys(  # in creation order, so the same file gives the same drawing
         (group_of[i], group_of[n]) for n, layer in net.layers.items()
         for i in layer.inputs if group_of[i] != group_of[n])
     for source, target in edges:
-        dot.edge(ids[source], ids[target])
-    return dot
+        if (source, target) in across:
+            dot.edge(ids[source], ids[target], **LEVEL)
+        elif groups[target].row in upward:
+            dot.edge(ids[target], ids[source], dir="back")
+        else:
+            dot.edge(ids[source], ids[target])
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An earlier row's maps joined to a later row's (`skip(row)`): found in the graph as
+    an edge into a row from another row's output that is not the row's own input, and
+    leads to a layer that joins it to the row's maps (a side head taps a row and joins
+    nothing)."""
+    source_row: str
+    join_row: str
+    source: str               # the earlier row's layer it takes (the row's output)
+    path: tuple[str, ...]     # the joining row's layers from the one that reads it (a
+                              # crop) to the one that joins it (a concat or an add)
+
+
+def find_skips(net: Network) -> list[Skip]:
+    rows = {r.name: r for r in net.rows}
+    skips = []
+    for name, layer in net.layers.items():
+        for i in layer.inputs:
+            source_row = net.layers[i].row
+            if source_row in (None, layer.row) or i == rows[layer.row].input:
+                continue
+            path = join_path(net, name)
+            if len(net.layers[path[-1]].inputs) > 1:
+                skips.append(Skip(source_row, layer.row, i, path))
+    return skips
+
+
+def join_path(net: Network, reader: str) -> tuple[str, ...]:
+    """From the layer that reads a skip's maps along the single chain to the first layer
+    with more than one input, where the skip joins the row's own maps."""
+    path = [reader]
+    while len(net.layers[path[-1]].inputs) < 2 and net.graph.out_degree(path[-1]) == 1:
+        path.append(next(iter(net.graph.successors(path[-1]))))
+    return tuple(path)
+
+
+def rows_going_up(net: Network, skips: list[Skip]) -> set[str]:
+    """The rows on the way up a U: from a row that joins a skip on, until a row whose
+    maps a later skip takes starts the next way down (a stacked hourglass)."""
+    joins, sources = {s.join_row for s in skips}, {s.source_row for s in skips}
+    upward, going_up = set(), False
+    for row in net.rows:
+        going_up = row.name in joins or (going_up and row.name not in sources)
+        if going_up:
+            upward.add(row.name)
+    return upward
 
 
 def add_nodes(dot, net: Network, groups: dict, labels: dict, ids: dict, expand: bool):
