@@ -42,6 +42,22 @@ CASES = [
     ("input 8\nu: upconv2-4\n", "2:4", "upconv needs an H×W×C input"),
     ("input 8x8x4\nu: upconv2\n", "2:4", "'upconv' needs a value for 'filters'"),
     ("input 8x8x4\nu: upsample2(interpolation=cubic)\n", "2:14", "interpolation must be one of nearest, bilinear"),
+    # --- sequences and attention
+    ("input 30x32x3\ne: patch16-64\n", "2:4",
+     "16×16 patches must tile the image exactly: its height and width must be multiples of "
+     "the patch size. Received: input 30×32×3"),
+    ("input 32\ne: patch16-64\n", "2:4", "patch needs an H×W×C input"),
+    ("input 32x32x3\ne: patch16-64\nm: attention(5)\n", "3:4",
+     "heads=5 must divide the 64 features of each token, or give key_size. Received: input 4×64"),
+    ("input 32x32x3\nm: attention(4)\n", "2:4",
+     "attention needs a sequence of N tokens × D features (made by `patch16-768` from an "
+     "image). Received: input 32×32×3"),
+    ("input 32x32x3\nt: classtoken\n", "2:4", "classtoken needs a sequence of N tokens"),
+    ("input 32x32x3\ne: patch16-64, posembed(3)\n", "2:25", "'posembed' takes 0 positional"),
+    ("input 32x32x3\ne: patch16-64\nt: token(4)\n", "3:4",
+     "token 4 is not one of the sequence's 4 tokens (0 to 3). Received: input 4×64"),
+    ("input 32x32x3\ne: patch16-64\nm: attention(heads=4, key_size=0)\n", "3:23",
+     "key_size must be an integer ≥ 1. Received: key_size=0"),
     # --- gates
     ("input 8x8x4\ng: gate:\n    avgpool, fc-3, sigmoid\n", "2:4",
      "gate: a gate's body must give one value per channel"),

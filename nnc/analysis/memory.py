@@ -5,6 +5,8 @@ Memory (docs/seeing.md states the conventions at length). A tensor is one layer'
 for one image, the input image included. Element-wise layers whose kind is `in_place` in
 the registry (activations, dropout, flatten) write over their input's buffer when they
 are its only reader, as deep-learning frameworks do; every other layer allocates one.
+A layer that holds values of its own while it runs (attention's queries, keys, values and
+weights: the kind's `scratch`) adds them to the peak at its step, and training keeps them.
 """
 from __future__ import annotations
 
@@ -38,9 +40,11 @@ def memory(net: Network, batch: int = 1, dtype: str = "float32") -> Memory:
     elements = {n: numel(layer.shape) for n, layer in nodes.items()}
     owner = buffer_owners(net, nodes)
     weights = sum(sum(layer.params) for layer in nodes.values())
-    kept = sum(elements[n] for n in set(owner.values()))
+    scratch = {n: layer.kind.scratch(layer.attrs, [nodes[i].shape for i in layer.inputs],
+                                     layer.shape) for n, layer in nodes.items()}
+    kept = sum(elements[n] for n in set(owner.values())) + sum(scratch.values())
     return Memory(dtype, batch, weights * size, sum(elements.values()) * size,
-                  peak_live(net, nodes, owner, elements) * size, kept * size)
+                  peak_live(net, nodes, owner, elements, scratch) * size, kept * size)
 
 
 def numel(shape) -> int:
@@ -71,10 +75,11 @@ def inference_nodes(net: Network) -> list[str]:
 
 
 def peak_live(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
-              elements: dict[str, int]) -> int:
+              elements: dict[str, int], scratch: dict[str, int]) -> int:
     """Run the inference layers in creation order. A buffer is alive from the step that
     writes it to the last step that reads it (or any layer aliasing it); the output is
-    alive to the end. Returns the largest total of live elements at any step."""
+    alive to the end; a layer's scratch only during its step. Returns the largest total
+    of live elements at any step."""
     order = inference_nodes(net)
     last = {}
     for step, node in enumerate(order):  # steps only grow: the last assignment is the last use
@@ -90,7 +95,7 @@ def peak_live(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
         if owner[node] not in alive:
             alive.add(owner[node])
             live += elements[owner[node]]
-        peak = max(peak, live)
+        peak = max(peak, live + scratch[node])
         for buffer in freed_at.get(step, ()):
             alive.remove(buffer)
             live -= elements[buffer]

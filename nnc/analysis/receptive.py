@@ -11,7 +11,8 @@ one (U-Net's cropped skips). Layers that upsample have fractional strides, and t
 outputs at different positions see windows of different sizes: in a network that
 upsamples or crops, every output position is followed to the first and last input pixel
 it depends on, and the field is the largest span. Sizes are not clipped to the image: a
-field larger than the input means the layer sees all of it.
+field larger than the input means the layer sees all of it. A layer whose outputs each
+read all positions of its input (attention) sees the whole image.
 """
 from __future__ import annotations
 
@@ -62,6 +63,9 @@ def receptive_fields(net: Network) -> dict[str, Field]:
         window = layer.kind.window(layer.attrs, ins)
         start = layer.kind.window_start(layer.attrs, ins)
         uneven = uneven or min(window[1]) < 1 or min(start) < 0
+        if layer.kind.mixes_positions:  # attention: every token sees every other
+            fields[node] = whole_image(fields[layer.inputs[0]], nodes[net.input].shape)
+            continue
         if window == UNIT_WINDOW and start == (0, 0) and len(ins) == 1:  # BN, ReLU...
             fields[node] = fields[layer.inputs[0]]
             continue
@@ -74,6 +78,13 @@ def receptive_fields(net: Network) -> dict[str, Field]:
         for node, extent in largest_extents(net, fields).items():
             fields[node] = Field(extent, fields[node].stride, fields[node].centre)
     return fields
+
+
+def whole_image(field: Field, image) -> Field:
+    """The field of a layer whose outputs each read all positions: the whole input, or
+    more where the field was already larger; its outputs keep their stride."""
+    extent = tuple(max(r, Fraction(n)) for r, n in zip(field.extent, image[:2]))
+    return Field(extent, field.stride, tuple(Fraction(n - 1, 2) for n in image[:2]))
 
 
 def largest_extents(net: Network, fields: dict[str, Field]) -> dict[str, tuple]:

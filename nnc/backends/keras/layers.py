@@ -401,3 +401,8 @@ class RBFMapLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "j": self.j}
+
+
+# The transformer's layers live in a module of their own; importing it here registers
+# them with the rest whenever Keras is imported (nnc/backends/keras/hook.py).
+from nnc.backends.keras import tokens  # noqa: E402, F401

@@ -129,10 +129,40 @@ def crop(kind, a, name, ins, keras):
 def dense(kind, a, name, ins, keras):
     layer = keras.layers.Dense(a["units"], use_bias=a["bias"],
                                activation=activation(a["activation"]), name=name)
-    if len(ins[0]) == 1:
+    if len(ins[0]) < 3:  # a vector, or a sequence whose tokens each pass through it
         return layer
     flatten = keras.layers.Flatten(name=f"{name}.flatten")
     return lambda t: layer(flatten(t))
+
+
+def patches(kind, a, name, ins, keras):
+    """A P×P conv with stride P, its grid of patches then read row by row as tokens."""
+    conv = keras.layers.Conv2D(a["features"], a["size"], strides=a["size"], padding="valid",
+                               name=name)
+    tokens = keras.layers.Reshape(kind.shape(a, ins), name=f"{name}.tokens")
+    return lambda t: tokens(conv(t))
+
+
+def class_token(kind, a, name, ins, keras):
+    from nnc.backends.keras.tokens import ClassToken
+    return ClassToken(name=name)
+
+
+def position_embedding(kind, a, name, ins, keras):
+    from nnc.backends.keras.tokens import PositionEmbedding
+    return PositionEmbedding(name=name)
+
+
+def attention(kind, a, name, ins, keras):
+    """Keras's own MultiHeadAttention, the tokens as queries, keys and values."""
+    layer = keras.layers.MultiHeadAttention(a["heads"], a["key_size"], use_bias=a["bias"],
+                                            dropout=a["dropout"], name=name)
+    return lambda t: layer(t, t)
+
+
+def take_token(kind, a, name, ins, keras):
+    from nnc.backends.keras.tokens import TakeToken
+    return TakeToken(a["index"], name=name)
 
 
 def flatten(kind, a, name, ins, keras):
@@ -249,6 +279,11 @@ LOWERINGS = {
     "upsample": upsample,
     "crop": crop,
     "flatten": flatten,
+    "patch": patches,
+    "classtoken": class_token,
+    "posembed": position_embedding,
+    "attention": attention,
+    "token": take_token,
     "bn": batch_norm,
     "identity": identity,
     "zeropad": zero_pad,

@@ -7,7 +7,8 @@ receptive fields and tables all read this table. A kind knows nothing of any bac
 each backend has its own lowering table (nnc/backends/*/lowering.py), checked against
 KINDS when it is imported.
 
-Shapes are tuples without the batch axis, as Keras writes them: (H, W, C) or (C,).
+Shapes are tuples without the batch axis, as Keras writes them: (H, W, C) maps, (N, D)
+sequences of N tokens (transformers) or (C,) vectors.
 Rules raise ArchShapeError without a position; the graph builder adds it.
 """
 from __future__ import annotations
@@ -63,6 +64,8 @@ class Kind:
     concatenates = False  # joins branches side by side along the channels
     scales = False        # multiplies its first input by its second (a gate's values)
     starts_small = False  # multiplies by a learned scale started near 0 (layer scale)
+    mixes_positions = False  # every output reads every position of its input (attention):
+                             # the receptive field is the whole image
     in_place = False      # may overwrite its input's buffer (element-wise, and its backward
                           # pass needs only its output): what frameworks run in place
 
@@ -98,6 +101,12 @@ class Kind:
     def macs(self, a, ins, out) -> int: ...
     def connections(self, a, ins, out) -> int: ...
     def window(self, a, ins) -> tuple[tuple[int, int], tuple[int, int]]: ...
+
+    def scratch(self, a, ins, out) -> int:
+        """Values the layer holds while it runs besides its output, which training also
+        keeps for the backward pass (attention's queries, keys, values and weights over
+        the sequence). The memory figures add them; most kinds hold none."""
+        return 0
 
     def window_start(self, a, ins) -> tuple:
         """Where the first output's window starts, in input positions before the first

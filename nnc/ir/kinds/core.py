@@ -187,25 +187,36 @@ class AvgPool(Pool):
 
 @register
 class FC(Kind):
+    """A fully connected layer. On maps, every value reaches every unit (the maps are
+    flattened first); on a sequence, the same weights act on each token (a transformer's
+    MLP), N×D to N×units."""
     name = "fc"
-    doc = "fully connected layer: `fc-4096`; a spatial input is flattened first"
+    doc = ("fully connected layer: `fc-4096`; maps are flattened first, a sequence's "
+           "tokens each pass through it")
     attrs = (Attr("units", "int", doc="number of outputs; `-4096` in the short form"),
              *BIAS_AND_ACTIVATION)
     short = (None, "units", None)
     positional = ("units",)
     weight_layer = True
 
+    def tokens(self, ins) -> int:
+        """How many times the weights are applied: once per token of a sequence."""
+        return ins[0][0] if len(ins[0]) == 2 else 1
+
+    def features(self, ins) -> int:
+        return ins[0][1] if len(ins[0]) == 2 else math.prod(ins[0])
+
     def shape(self, a, ins):
-        return (a["units"],)
+        return (ins[0][0], a["units"]) if len(ins[0]) == 2 else (a["units"],)
 
     def params(self, a, ins, out):
-        return math.prod(ins[0]) * a["units"] + a["bias"] * a["units"], 0
+        return self.features(ins) * a["units"] + a["bias"] * a["units"], 0
 
     def macs(self, a, ins, out):
-        return math.prod(ins[0]) * a["units"]
+        return self.tokens(ins) * self.features(ins) * a["units"]
 
     def connections(self, a, ins, out):
-        return (math.prod(ins[0]) + a["bias"]) * a["units"]
+        return self.tokens(ins) * (self.features(ins) + a["bias"]) * a["units"]
 
     def window(self, a, ins):
         return (tuple(ins[0][:2]), tuple(ins[0][:2])) if len(ins[0]) == 3 else ((1, 1), (1, 1))
