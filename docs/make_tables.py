@@ -241,6 +241,12 @@ ZOO = {
     "unet": ("U-Net", "Figure 1's count",
              lambda p: f"Figure 1: {p['unet']['params']:,} params, "
                        f"{p['unet']['conv_layers']} conv layers"),
+    **{f"vit-{size}16": (f"ViT-{size.title()}/16", "its published count",
+                         lambda p, size=size:
+                         f"{'DeiT' if size == 'ti' else 'torchvision'}: "
+                         f"{p['vit']['params'][size]:,} params, "
+                         f"{p['vit']['macs_giga'][size]}G MACs")
+       for size in ("ti", "b", "l")},
     "wide-resnet50-2": ("Wide ResNet-50-2", "torchvision's count",
                         lambda p: f"torchvision: "
                                   f"{p['wide_resnet50_2']['params_torchvision']:,} params, "
