@@ -118,12 +118,13 @@ ONNX_READY = all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnxruntime")
 @pytest.mark.skipif(not ONNX_READY, reason="ONNX export needs tf2onnx and onnxruntime: "
                                            "pip install 'nnc[onnx]'")
 @pytest.mark.parametrize("name", ["alexnet", "mobilenetv3-small", "efficientnet-b0",
-                                  "convnext-tiny"])
+                                  "convnext-tiny", "vit-ti16"])
 def test_the_zoos_constructs_export_to_onnx_and_compute_the_same(name, tmp_path):
     """One network for each construct of today's zoo: grouped convs (AlexNet), gates,
     hard-swish and rescaling (MobileNetV3), swish, normalisation with measured statistics
     and stochastic depth (EfficientNet), LayerNorm, layer scale, GELU and fixed
-    normalisation (ConvNeXt): each exports, loads in onnxruntime and computes what its
+    normalisation (ConvNeXt), patches, class token, position embedding and attention
+    (ViT): each exports, loads in onnxruntime and computes what its
     Keras model computes."""
     import onnxruntime
     compiled = nnc.load(str(ARCHITECTURES / f"{name}.arch"))
