@@ -18,6 +18,11 @@ from nnc.errors import NncError, TrainError
 from nnc.experiments.recipe import STRATEGIES
 
 SPLITS = ("test", "train", "all")  # the names Dataset.split knows (nnc/experiments/data.py)
+# What `nnc eval` prints after the loss, of what model_file.evaluate measured: a class
+# vector's accuracy and errors, or a map's per-pixel scores
+EVAL_ROWS = (("accuracy", "accuracy"), ("error", "error"), ("top5_error", "top-5 error"),
+             ("pixel_accuracy", "pixel accuracy"), ("pixel_error", "pixel error"),
+             ("mean_iou", "mean IoU"))
 
 
 def add_commands(commands, common) -> None:
@@ -112,7 +117,8 @@ def run_train(args) -> int:
         plan = recipe.load(args.recipe, epochs=args.epochs, batch_size=args.batch_size,
                            learning_rate=args.learning_rate, seed=args.seed)
         check_backend()
-        dataset = data.load(args.data, net.shape(net.input), plan.seed)
+        dataset = data.load(args.data, net.shape(net.input), plan.seed,
+                            output_shape=net.shape(net.output))
         for line in dataset.notes:
             note(line)
         note(f"recipe ({plan.source}): {plan.epochs} epochs, batch {plan.batch_size}, "
@@ -127,10 +133,11 @@ def run_train(args) -> int:
         return USER_ERROR
     restored = (f", {trained.resumed_from} of them restored from the backup"
                 if trained.resumed_from else "")
-    accuracy = next(v for k, v in trained.metrics.items()
-                    if k.startswith("val_") and k.endswith("accuracy"))
+    metric, accuracy = next((k, v) for k, v in trained.metrics.items()
+                            if k.startswith("val_") and k.endswith("accuracy"))
+    error = "pixel error" if metric == "val_pixel_accuracy" else "error"
     print(f"{net.name}: trained {trained.epochs} epochs{restored} in "
-          f"{trained.seconds:.0f} s; error on the held-out images {1 - accuracy:.2%}")
+          f"{trained.seconds:.0f} s; {error} on the held-out images {1 - accuracy:.2%}")
     print(f"wrote {trained.path}")
     return 0
 
@@ -146,8 +153,7 @@ def open_with_data(args):
     net = saved.compiled.network
     trained_on = saved.info["data"]
     dataset = data.load(args.data or trained_on["spec"], net.shape(net.input),
-                        trained_on["seed"])
-    dataset.check_fits(net.shape(net.output)[-1])
+                        trained_on["seed"], output_shape=net.shape(net.output))
     for line in dataset.notes:
         note(line)
     x, y = dataset.split(args.split)
@@ -166,13 +172,12 @@ def run_eval(args) -> int:
         print(json.dumps({"network": saved.compiled.network.name, "data": data, **result},
                          indent=1))
         return 0
+    pixels = f", {result['pixels']:,} pixels" if "pixels" in result else ""
     print(f"{saved.compiled.network.name} on {data['spec']} ({args.split} split, "
-          f"{len(y):,} images)")
-    rows = [("loss", f"{result['loss']:.4f}"), ("accuracy", f"{result['accuracy']:.2%}"),
-            ("error", f"{result['error']:.2%}")]
-    if "top5_error" in result:
-        rows.append(("top-5 error", f"{result['top5_error']:.2%}"))
-    print("\n".join(f"  {name:<12} {value:>8}" for name, value in rows))
+          f"{len(y):,} images{pixels})")
+    rows = [("loss", f"{result['loss']:.4f}")] + [
+        (name, f"{result[key]:.2%}") for key, name in EVAL_ROWS if key in result]
+    print("\n".join(f"  {name:<14} {value:>8}" for name, value in rows))
     return 0
 
 

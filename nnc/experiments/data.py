@@ -4,7 +4,8 @@
     DIR/                        a folder per class of image files, read by Keras's
                                 image_dataset_from_directory; or a folder of IDX files
     data.npz                    arrays x and y, or x_train, y_train, x_test, y_test
-                                (the layout of Keras's mnist.npz)
+                                (the layout of Keras's mnist.npz); y may be masks, for
+                                a network whose output is per-pixel classes (labels.py)
     train-images-idx3-ubyte     MNIST's own IDX format, gzipped or not; the labels file
                                 and a t10k- test set beside it are found by name
 
@@ -12,8 +13,8 @@ Every reader hands its arrays, as they are in the files, to `validate`, which re
 what cannot be trained on (wrong shapes, types or counts, labels that are not class
 numbers, NaN pixels, a single class, test images of another size) with a message that
 names the file and gives the numbers as they are there. A data set without its own test
-set is then split, stratified by class, with a fixed seed, so that `nnc eval` and
-`nnc lesion` find the same held-out images that training left out. The images are
+set is then split, stratified by class (masks are not), with a fixed seed, so that
+`nnc eval` and `nnc lesion` find the same held-out images that training left out. The images are
 adapted to the network's input: pixels scaled to 0–1, upsampled by a whole factor and
 zero-padded (or resized down), grey copied to three channels; every adaptation is
 written as a note, which the commands print.
@@ -33,10 +34,11 @@ import numpy as np
 
 from nnc.backends.keras.runtime import import_keras
 from nnc.errors import DataError
+from nnc.experiments.labels import check_labels, check_masks, per_pixel
+from nnc.wording import dims
 
 DIGITS = "digits"
 TEST_FRACTION = 0.25
-MAX_CLASSES = 100_000  # labels at or above are refused before a list of names is made
 # IDX type codes (the third byte of the magic number) -> big-endian numpy dtypes
 IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # those Keras reads from folders
@@ -72,7 +74,8 @@ class Dataset:
         largest = int(max(self.y_train.max(initial=0), self.y_test.max(initial=0)))
         if largest >= outputs:
             raise DataError(f"the data has labels up to {largest}, but the network has "
-                            f"{outputs} outputs. Received: --data {self.name}")
+                            f"{outputs} outputs (classes 0–{outputs - 1}). "
+                            f"Received: --data {self.name}")
 
 
 @dataclass
@@ -86,10 +89,17 @@ class Found:
 
 
 def load(spec: str, input_shape: tuple, seed: int = 0,
-         test_fraction: float = TEST_FRACTION) -> Dataset:
-    """The data named by `spec`, checked, split and adapted to a network's input shape."""
+         test_fraction: float = TEST_FRACTION, output_shape: tuple | None = None) -> Dataset:
+    """The data named by `spec`, checked, split and adapted to a network's input shape;
+    with the network's `output_shape`, the labels are checked against it too (masks,
+    where the output is a map of per-pixel classes)."""
+    if per_pixel(output_shape) and (os.path.isdir(spec) or not spec.endswith(".npz")):
+        raise DataError(f"the network's output is a map of per-pixel classes "
+                        f"({dims(output_shape)}), so its data is an .npz file of images x "
+                        f"and masks y; 'digits', class folders and IDX files have one "
+                        f"label per image. Received: --data {spec}")
     found = read(spec, input_shape, seed, test_fraction)
-    arrays, notes = validate(found, input_shape)
+    arrays, notes = validate(found, input_shape, output_shape)
     for key in ("x", "x_test"):
         if key in arrays:
             arrays[key], adapted = adapt(arrays[key], input_shape, found.where[key])
@@ -98,8 +108,12 @@ def load(spec: str, input_shape: tuple, seed: int = 0,
     largest = max(int(arrays[key].max()) for key in ("y", "y_test") if key in arrays)
     names = found.class_names or [str(i) for i in range(largest + 1)]
     if "x_test" in arrays:
-        return Dataset(spec, x, y, arrays["x_test"], arrays["y_test"], names, notes)
-    return split(spec, x, y, names, seed, test_fraction, notes, found.where["x"])
+        dataset = Dataset(spec, x, y, arrays["x_test"], arrays["y_test"], names, notes)
+    else:
+        dataset = split(spec, x, y, names, seed, test_fraction, notes, found.where["x"])
+    if output_shape is not None:
+        dataset.check_fits(output_shape[-1])
+    return dataset
 
 
 def read(spec: str, input_shape: tuple, seed: int, test_fraction: float) -> Found:
@@ -122,16 +136,22 @@ def read(spec: str, input_shape: tuple, seed: int, test_fraction: float) -> Foun
 
 # --- the one check of every reader's arrays ---------------------------------------------
 
-def validate(found: Found, input_shape: tuple) -> tuple[dict[str, np.ndarray], list[str]]:
+def validate(found: Found, input_shape: tuple, output_shape: tuple | None = None
+             ) -> tuple[dict[str, np.ndarray], list[str]]:
     """Refuse what cannot be trained on, with the file and the numbers as they are
     there; return the pixels as float32 (uint8 scaled to 0–1), the labels as int64
-    class numbers, and notes on what was adapted."""
+    class numbers (masks of them for an `output_shape` H'×W'×K), and notes on what was
+    adapted."""
     arrays, where, notes = dict(found.arrays), found.where, list(found.notes)
     for x_key, y_key in (("x", "y"), ("x_test", "y_test")):
         if x_key in arrays:
             x, y = arrays[x_key], arrays[y_key]
             arrays[x_key], pixel_notes = check_images(x, where[x_key], input_shape)
-            arrays[y_key], label_notes = check_labels(y, where[y_key], x, where[x_key])
+            if per_pixel(output_shape):
+                arrays[y_key], label_notes = check_masks(y, where[y_key], x, where[x_key],
+                                                         input_shape, output_shape)
+            else:
+                arrays[y_key], label_notes = check_labels(y, where[y_key], x, where[x_key])
             notes += [n for n in pixel_notes + label_notes if n not in notes]
     if len(arrays["y"]) < 2:
         raise DataError(f"there must be at least 2 images to train on. Received: "
@@ -144,8 +164,9 @@ def validate(found: Found, input_shape: tuple) -> tuple[dict[str, np.ndarray], l
     classes = np.unique(y)
     if len(classes) < 2:
         name = found.class_names[classes[0]] if found.class_names else str(classes[0])
-        raise DataError(f"a classifier needs at least 2 classes. Received: all {len(y):,} "
-                        f"images are of class '{name}' in {where['y']}")
+        what = "pixels of the " if y.ndim > 1 else ""
+        raise DataError(f"a classifier needs at least 2 classes. Received: all {what}"
+                        f"{len(y):,} images are of class '{name}' in {where['y']}")
     return arrays, notes
 
 
@@ -175,49 +196,6 @@ def check_images(x: np.ndarray, where: str,
     if x.dtype == np.uint8:
         return (x / 255.0).astype("float32"), ["pixels scaled from 0–255 to 0–1"]
     return x.astype("float32"), []
-
-
-def check_labels(y: np.ndarray, where: str, x: np.ndarray,
-                 x_where: str) -> tuple[np.ndarray, list[str]]:
-    """Class numbers 0, 1, 2, … one per image: an N or N×1 array (the layout of
-    keras.datasets.cifar10), or one-hot rows; whole numbers stored as floats pass."""
-    notes, shape = [], y.shape
-    if y.ndim == 2 and shape[1] == 1:
-        y = y[:, 0]
-        notes.append(f"labels of shape {shape} flattened to ({shape[0]},)")
-    elif y.ndim == 2 and y.dtype.kind in "biuf" and one_hot(y):
-        y = y.argmax(axis=1)
-        notes.append(f"one-hot labels of shape {shape} read as class numbers")
-    if y.ndim != 1:
-        raise DataError(f"labels must be one class number per image, an array of shape "
-                        f"(N,) or (N, 1), or one-hot rows. Received: {where} of shape "
-                        f"{shape}")
-    if len(y) != len(x):
-        raise DataError(f"there must be one label per image. Received: {len(x):,} images "
-                        f"({x_where} of shape {x.shape}) and {len(y):,} labels ({where} "
-                        f"of shape {shape})")
-    if y.dtype.kind == "f":
-        whole = np.isfinite(y) & (y == np.round(y))
-        if not whole.all():
-            first = int(np.flatnonzero(~whole)[0])
-            raise DataError(f"labels must be whole numbers. Received: {(~whole).sum():,} "
-                            f"of {len(y):,} labels in {where} are not, the first "
-                            f"{y[first]} at index {first}")
-        notes.append(f"labels stored as {y.dtype} read as whole numbers")
-    elif y.dtype.kind not in "iu":  # bool: true/false is no class number
-        raise DataError(f"labels must be class numbers 0, 1, 2, … (integers). Received: "
-                        f"{where} of type {y.dtype}")
-    if y.min() < 0:
-        raise DataError(f"labels must be class numbers from 0. Received: {(y < 0).sum():,} "
-                        f"of {len(y):,} labels in {where} are negative, the least {y.min()}")
-    if int(y.max()) >= MAX_CLASSES:
-        raise DataError(f"labels must be class numbers below {MAX_CLASSES:,}. Received: "
-                        f"a label {y.max()} in {where}")
-    return y.astype("int64"), notes
-
-
-def one_hot(y: np.ndarray) -> bool:
-    return bool(((y == 0) | (y == 1)).all() and (y.sum(axis=1) == 1).all())
 
 
 def said(e: Exception) -> str:
@@ -419,19 +397,22 @@ def undecodable(path: str, channels: int, error) -> str:
 # --- the split --------------------------------------------------------------------------
 
 def split(name, x, y, names, seed, fraction, notes, where) -> Dataset:
-    """Hold out `fraction` of each class, chosen by `seed`."""
+    """Hold out `fraction` of each class, chosen by `seed`; masks, whose images hold
+    several classes each, are not stratified: `fraction` of all the images."""
     rng = np.random.default_rng(seed)
+    groups, share = ((y, "of each class") if y.ndim == 1 else
+                     (np.zeros(len(y)), "of the images"))
     test = np.zeros(len(y), bool)
-    for label in np.unique(y):
-        members = rng.permutation(np.flatnonzero(y == label))
+    for label in np.unique(groups):
+        members = rng.permutation(np.flatnonzero(groups == label))
         test[members[:int(len(members) * fraction + 0.5)]] = True  # halves round up
     if test.all() or not test.any():
-        raise DataError(f"too few images to hold out {fraction:.0%} of each class for "
+        raise DataError(f"too few images to hold out {fraction:.0%} {share} for "
                         f"testing. Received: {len(y):,} images of {len(np.unique(y))} "
                         f"classes in {where}")
     return Dataset(name, x[~test], y[~test], x[test], y[test], names,
                    [*notes, (f"{test.sum():,} of {len(y):,} images held out for testing "
-                            f"({fraction:.0%} of each class, seed {seed})")])
+                            f"({fraction:.0%} {share}, seed {seed})")])
 
 
 # --- adapting images to the input ---------------------------------------------------

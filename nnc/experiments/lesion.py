@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 import networkx as nx
 
 from nnc.errors import TrainError, closest
+from nnc.experiments.labels import per_pixel
 from nnc.ir.network import BODY, Layer, Network
 from nnc.wording import dims
 
@@ -273,6 +274,12 @@ class Study:
     def __init__(self, saved, x, y):
         self.saved, self.x, self.y = saved, x, y
         self.net = saved.compiled.network
+        output = self.net.shape(self.net.output)
+        if per_pixel(output):
+            raise TrainError(f"nnc lesion measures a classifier's error, as Veit et al. "
+                             f"do, and {self.net.name}'s output is a map of per-pixel "
+                             f"classes ({dims(output)}); nnc eval measures it. "
+                             f"Received: {saved.path}")
         self.units = find_units(self.net)
         self.baseline = self.error(rebuilt(self.net, set(), {}, {}))
         self.results: list[Result] = []

@@ -173,9 +173,14 @@ def loss_for(layer):
     return keras.losses.SparseCategoricalCrossentropy(from_logits=meaning == "logits")
 
 
-def predict(model, x, batch: int = 256):
+def predict(model, x, batch: int | None = None):
     """The main output on `x`, called eagerly in chunks: no graph tracing for a model
-    that runs once, as the lesion study's hundreds of variants do."""
+    that runs once, as the lesion study's hundreds of variants do. A network that
+    outputs a map (U-Net) holds maps of its size at every layer, so its chunks hold
+    fewer images, about a million output values."""
+    if batch is None:
+        outputs_per_image = int(np.prod(model.outputs[0].shape[1:]))
+        batch = max(1, min(256, 2 ** 20 // outputs_per_image))
     outputs = []
     for i in range(0, len(x), batch):
         y = model(x[i:i + batch], training=False)
@@ -184,18 +189,36 @@ def predict(model, x, batch: int = 256):
 
 
 def error_of(outputs, y) -> float:
-    return float((outputs.argmax(axis=1) != y).mean())
+    return float((outputs.argmax(axis=-1) != y).mean())
 
 
 def evaluate(model, compiled, x, y) -> dict:
     """Loss (the main output's training loss), accuracy, top-1 error and, with more than
-    five classes, top-5 error."""
+    five classes, top-5 error; for a map of per-pixel classes, the loss per pixel and
+    `pixel_scores`."""
     net = compiled.network
     outputs = predict(model, x)
     loss = loss_for(net.layers[net.output])
-    result = {"images": int(len(y)), "loss": float(loss(y, outputs)),
-              "accuracy": 1 - error_of(outputs, y), "error": error_of(outputs, y)}
+    result = {"images": int(len(y)), "loss": float(loss(y, outputs))}
+    if outputs.ndim == 4:
+        return {**result, **pixel_scores(outputs.argmax(axis=-1), y, outputs.shape[-1])}
+    result.update(accuracy=1 - error_of(outputs, y), error=error_of(outputs, y))
     if outputs.shape[1] > 5:
         best5 = np.argsort(-outputs, axis=1)[:, :5]
         result["top5_error"] = float((best5 != y[:, None]).all(axis=1).mean())
     return result
+
+
+def pixel_scores(predicted, y, classes: int) -> dict:
+    """The share of pixels whose class is right, and each class's intersection over
+    union: the pixels that both the prediction and the mask give the class, over those
+    that either does. The mean IoU is over the classes that either gives some pixel, as
+    a class that neither gives has no IoU (0/0), as in Keras's MeanIoU."""
+    confusion = np.bincount(classes * y.ravel() + predicted.ravel(),
+                            minlength=classes * classes).reshape(classes, classes)
+    hits = np.diag(confusion)
+    union = confusion.sum(axis=0) + confusion.sum(axis=1) - hits
+    iou = [float(h / u) if u else None for h, u in zip(hits, union)]
+    accuracy = float(hits.sum() / y.size)
+    return {"pixels": int(y.size), "pixel_accuracy": accuracy, "pixel_error": 1 - accuracy,
+            "mean_iou": float(np.mean([v for v in iou if v is not None])), "class_iou": iou}

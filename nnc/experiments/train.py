@@ -43,6 +43,7 @@ from nnc.experiments.checkpoints import (
     identity_of,
     inspect_checkpoints,
 )
+from nnc.experiments.labels import per_pixel
 from nnc.experiments.model_file import loss_for, save
 from nnc.present.output import output_lock, write_atomically
 
@@ -65,6 +66,8 @@ def train(compiled, data, recipe, out=None, checkpoints=None, strategy="none",
     path = output_file(net.name, out)
     check_destination(path, "keras", TrainError)
     data.check_fits(net.shape(net.output)[-1])
+    if per_pixel(net.shape(net.output)):
+        refuse_augmenting_masks(recipe)
     distribution = make_strategy(strategy)
     base = checkpoints or path + ".ckpt"
     option = f"--checkpoints {checkpoints}" if checkpoints else f"-o {path} (checkpoints: {base})"
@@ -146,14 +149,28 @@ def compile_for_training(model, net, recipe, images: int):
     fitted.compile(optimizer=optimizer(recipe, math.ceil(images / recipe.batch_size)),
                    loss=[loss_for(net.layers[node]) for node in outputs],
                    loss_weights=loss_weights(recipe, net.heads),
-                   metrics=[["accuracy", *top5(net)]] + [[] for _ in net.heads])
+                   metrics=[metrics_of(net)] + [[] for _ in net.heads])
     return fitted
 
 
-def top5(net) -> list:
+def metrics_of(net) -> list:
+    """Accuracy, and top-5 accuracy past 5 classes; for per-pixel classes, the share of
+    pixels right (top-5 of a pixel's classes is no measure anyone reports)."""
+    if per_pixel(net.shape(net.output)):
+        return [keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy")]
     if net.shape(net.output)[-1] <= 5:
-        return []
-    return [keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")]
+        return ["accuracy"]
+    return ["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")]
+
+
+def refuse_augmenting_masks(recipe) -> None:
+    """Keras's random flips and shifts move the images but not their masks."""
+    moves = ["flip: true"] * recipe.flip + [f"translate: {recipe.translate:g}"] * bool(
+        recipe.translate)
+    if moves:
+        raise TrainError(f"{recipe.source}: augmentation moves the images but not their "
+                         f"masks, so nnc does not augment per-pixel data; leave it out of "
+                         f"the recipe. Received: {', '.join(moves)}")
 
 
 def record(compiled, data, recipe) -> dict:
