@@ -132,6 +132,30 @@ def test_a_skip_joins_an_earlier_rows_cropped_maps_before_the_current_ones():
         "bottom.conv2"].size  # 2×2/2: each output reads one input position
 
 
+def test_a_row_that_starts_from_an_earlier_row_reads_its_output():
+    """A feature pyramid (Lin et al. 2017): lateral 1×1 convs read the trunk's rows and
+    the top-down path adds them to the upsampled coarser level; the network's output is
+    the last row, and every layer reaches it."""
+    c = compile_source("""
+        input 32x32x3
+        c3:   conv3-8/2
+        c4:   conv3-16/2
+        p4:   conv1-8
+        lat3: from(c3), conv1-8
+        p3:   from(p4), upsample2, skip(lat3, join=add)
+    """)
+    net = c.network
+    g = net.layers
+    assert g["lat3.conv1"].inputs == ("c3.conv1",)
+    assert g["p3.upsample1"].inputs == ("p4.conv1",)
+    assert g["p3.add1"].inputs == ("lat3.conv1", "p3.upsample1")
+    assert net.output == "p3.add1" and net.shape(net.output) == (16, 16, 8)
+    rows = {row.name: row for row in net.rows}
+    assert (rows["lat3"].input, rows["p3"].input) == ("c3.conv1", "p4.conv1")
+    assert rows["lat3"].type == "conv"
+    assert all(net.graph.out_degree(node) for node in g if node != net.output)
+
+
 def test_defaults_apply_unless_written():
     c = compile_source("""
         input 8x8x3

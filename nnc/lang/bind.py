@@ -48,6 +48,9 @@ COMPOUNDS = {
               Attr("crop", "bool", False,
                    doc="take the centre of the row's maps where they are larger"),
               Attr("join", "choice", "concat", ("concat", "add"))), ("row",)),
+    # nor this: the first unit of a row that reads an earlier row instead of the last one
+    "from": ((Attr("row", "symbol", doc="the earlier row whose output the row reads"),),
+             ("row",)),
 }
 
 @dataclass(frozen=True)

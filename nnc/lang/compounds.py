@@ -1,13 +1,16 @@
 """The compounds of the language: `residual:`, `concat:`, `gate:` and `head(row):`,
 each a construct whose indented rows are its body and which joins them with layers of
-its own (an add, a projection shortcut, a concat, a multiply); and `skip(row)`, which
-joins an earlier row's output to the current one.
+its own (an add, a projection shortcut, a concat, a multiply); `skip(row)`, which
+joins an earlier row's output to the current one; and `from(row)`, which starts a row
+from an earlier row's output.
 
 The compound half of the expander (expand.Expander), which supplies `expand_row`, `add`,
 `shape`, `created`, `layers`, `row_outputs`, and the stochastic-depth tally `drop_units`
 (residual units with a drop_path so far) and `drop_paths` (their layers).
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 from nnc.errors import (
     ArchNameError,
@@ -25,6 +28,12 @@ from nnc.ir.kinds.norms import DropPath
 from nnc.lang import ast
 from nnc.lang.bind import COMPOUNDS, Binder, Scope, replace_position
 from nnc.wording import dims
+
+FROM = "from"  # the unit that starts a row from an earlier row
+
+
+def item_text(item: ast.Item) -> str:
+    return item.unit.text + (" x…" if item.repeat is not None else "")
 
 
 class Compounds(Binder):
@@ -57,11 +66,7 @@ class Compounds(Binder):
                                   unit.coord, scope.chain)
         options = self.construct_options("skip", unit.options, unit.coord, scope)
         row = options["row"]
-        if row not in self.row_outputs:
-            raise ArchNameError(f"skip takes row '{row}', which is not an earlier row"
-                                f"{did_you_mean(row, self.row_outputs)}", unit.coord,
-                                scope.chain)
-        s = self.row_outputs[row]
+        s = self.earlier_row(row, "skip", unit, scope)
         s_shape, x_shape = self.shape(s), self.shape(x)
         if len(s_shape) != 3 or len(x_shape) != 3:
             raise ArchShapeError(f"skip joins maps of H×W×C. Received: row '{row}' "
@@ -81,6 +86,41 @@ class Compounds(Binder):
                                  f"'{row}' {dims(self.shape(s))} and {dims(x_shape)}",
                                  unit.coord, scope.chain)
         return self.add(join, {}, [s, x], scope, unit.coord, unit.text)
+
+    def earlier_row(self, row: str, keyword: str, unit: ast.Unit, scope: Scope) -> str:
+        """The output of the earlier top-level row that `skip(row)` or `from(row)` names."""
+        if row not in self.row_outputs:
+            raise ArchNameError(f"{keyword} takes row '{row}', which is not an earlier row"
+                                f"{did_you_mean(row, self.row_outputs)}", unit.coord,
+                                scope.chain)
+        return self.row_outputs[row]
+
+    def row_start(self, row: ast.Row, x: str, scope: Scope) -> tuple[str, ast.Row]:
+        """`p4: from(c5), upsample2, ...`: a row whose first unit is `from(row)` reads that
+        earlier row's output instead of the previous row's (an FPN's top-down path, a
+        lateral branch, a second path out of a shared trunk). Returns the row's input
+        and the row without its `from`."""
+        body = row.body
+        if not isinstance(body, ast.Sequence) or body.items[0].unit.name != FROM:
+            return x, row
+        item, unit = body.items[0], body.items[0].unit
+        if unit.width or unit.stride or item.repeat is not None:
+            raise ArchSyntaxError(f"from takes its row in parentheses and is not repeated, "
+                                  f"as in from(c4). Received: {item_text(item)}",
+                                  unit.coord, scope.chain)
+        if len(body.items) == 1:
+            raise ArchSyntaxError(f"a row that starts with {unit.text} needs layers after "
+                                  f"it, as in from(c4), conv1-256. Received: a row of only "
+                                  f"{unit.text}", unit.coord, scope.chain)
+        options = self.construct_options(FROM, unit.options, unit.coord, scope)
+        source = self.earlier_row(options["row"], FROM, unit, scope)
+        return source, replace(row, body=replace(body, items=body.items[1:]))
+
+    def misplaced_from(self, unit: ast.Unit, scope: Scope) -> ArchSyntaxError:
+        return ArchSyntaxError("from(row) starts a row: write it first in a row of the "
+                              "network, as in `p4: from(c5), upsample2`, not after other "
+                              f"units or inside a block or compound. Received: {unit.text}",
+                              unit.coord, scope.chain)
 
     def residual(self, compound: ast.Compound, x: str, scope: Scope) -> str:
         options = self.compound_options(compound, scope)

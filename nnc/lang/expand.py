@@ -32,7 +32,7 @@ from nnc.ir.kinds.joins import Input
 from nnc.ir.network import Layer, Network, Row
 from nnc.lang import ast
 from nnc.lang.bind import COMPOUNDS, Scope, replace_position
-from nnc.lang.compounds import Compounds
+from nnc.lang.compounds import FROM, Compounds
 
 SIZE_SUFFIX = re.compile(r"([A-Za-z_]+?)(\d+(?:x\d+)?)")
 
@@ -103,6 +103,7 @@ class Expander(Compounds):
             y, loss_weight = self.head(row, Scope((row.label,) if row.label else (),
                                                   self.constants))
         else:
+            x, row = self.row_start(row, x, Scope(env=self.constants))
             y = self.expand_row(row, x, Scope(env=self.constants))
         nodes = self.created[start:]
         name = row.label or (nodes[0] if nodes else f"row{len(self.rows) + 1}")
@@ -169,6 +170,8 @@ class Expander(Compounds):
             return self.call(unit, x, scope)
         if unit.name == "skip":
             return self.skip(unit, x, scope)
+        if unit.name == FROM:
+            raise self.misplaced_from(unit, scope)
         # A layer's kind and attributes depend only on the unit's text and the block
         # arguments in scope, and a deep network repeats a few units thousands of times:
         # resolve each (unit, arguments) pair once. repr tells 1, 1.0 and True apart.
@@ -352,6 +355,8 @@ def row_type(row: ast.Row, blocks) -> str:
     names = []
     for item in row.body.items:
         name = item.unit.name
+        if name == FROM:
+            continue  # where the row starts, not a layer of it
         if name not in blocks:
             m = SIZE_SUFFIX.fullmatch(name)
             name = name if name in KINDS or not m else m.group(1)
