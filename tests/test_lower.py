@@ -126,25 +126,47 @@ def test_every_layer_is_named_after_its_node(every_kind_model):
     names = {layer.name for layer in every_kind_model.layers}
     helpers = names - set(graph)
     assert set(graph) <= names
-    # Helpers carry their node's name: explicit padding before a conv or pool, the
-    # flattening before an fc with a spatial input, the reshape of a gate's vector.
+    # Helpers carry their node's name: explicit padding before a conv or pool (or a
+    # ceil-rounded max pool's overhang), the flattening before an fc with a spatial
+    # input, the reshape of a gate's vector and of a patch embedding's grid into tokens.
     assert helpers == {"conv1.conv1.pad", "pool1.maxpool1.pad", "aux.avgpool1.pad",
-                       "mixed.b2.conv1.pad", "mixed.b3.avgpool1.pad", "fc.fc1.flatten",
-                       "se.multiply1.reshape"}
+                       "mixed.b2.conv1.pad", "mixed.b3.avgpool1.pad", "mobile.maxpool1.pad",
+                       "fc.fc1.flatten", "lenet.fc1.flatten", "mobile.fc1.flatten",
+                       "se.multiply1.reshape", "vit.patch1.tokens"}
     assert every_kind_model.get_layer("res_a.shortcut.pad_shortcut1").count_params() == 0
+
+
+# Each side head's parameters, counted from the fixture (its convs have no bias).
+HEAD_PARAMS = {
+    "aux": 32 * 8 + (4 * 4 * 8 * 10 + 10),       # conv1-8 on 32 maps; fc-10 on 4×4×8
+    "aux2": 112 * 10 + 10,                        # fc-10 on 112 values
+    # conv5-6 on 3 maps; 2 per map of each subsample; 12 X in the table, 5×5 each;
+    # fc-12 on 4×4×4; the rbf's 10 codes of 12 (non-trainable)
+    "lenet": 5 * 5 * 3 * 6 + 2 * 6 + 5 * 5 * 12 + 2 * 4 + (64 * 12 + 12) + 12 * 10,
+    # dwconv3 on 32 maps; sepconv3-16 on 32; conv1-8 on 16; fc-10 on 2×2×24
+    "mobile": (9 * 32 + 32) + (9 * 32 + 32 * 16 + 16) + 16 * 8 + (96 * 10 + 10),
+    "unet": (2 * 2 * 64 * 8 + 8) + 3 * 3 * 24 * 8 + (8 * 10 + 10),  # upconv, conv, fc
+    # patches 8×8×3 to 16; class token; 17 positions; 3 layernorms; attention's four
+    # 16×16 projections with biases; the MLP 16→32→16; fc-10
+    "vit": (8 * 8 * 3 * 16 + 16) + 16 + 17 * 16 + 3 * 32 + (4 * 16 * 16 + 4 * 16)
+           + (16 * 32 + 32) + (32 * 16 + 16) + (16 * 10 + 10),
+}
 
 
 def test_side_heads_are_extra_outputs_and_the_inference_model_leaves_them_out():
     compiled = nnc.load(str(EVERY_KIND))
     training, inference = compiled.to_keras(), compiled.to_keras(heads=False)
-    assert training.output_names == ["prob.softmax1", "aux.softmax1", "aux2.softmax1"]
+    assert training.output_names == ["prob.softmax1", "aux.softmax1", "aux2.softmax1",
+                                     "lenet.rbf1", "mobile.fc1", "unet.fc1", "vit.fc3"]
     assert inference.output_names == ["prob.softmax1"]
     assert inference.count_params() == compiled.stats.main.params
-    # aux: conv1-8 on 32 maps, no bias; fc-10 on 4×4×8; aux2: fc-10 on 112 values.
-    assert training.count_params() - inference.count_params() == \
-        (32 * 8) + (4 * 4 * 8 * 10 + 10) + (112 * 10 + 10)
-    only_training = {l.name for l in training.layers} - {l.name for l in inference.layers}
-    assert only_training and all(n.split(".")[0] in ("aux", "aux2") for n in only_training)
+    only_training = [l for l in training.layers if l.name not in
+                     {l.name for l in inference.layers}]
+    assert {l.name.split(".")[0] for l in only_training} == set(HEAD_PARAMS)
+    per_head = {head: sum(l.count_params() for l in only_training
+                          if l.name.split(".")[0] == head) for head in HEAD_PARAMS}
+    assert per_head == HEAD_PARAMS
+    assert training.count_params() - inference.count_params() == sum(HEAD_PARAMS.values())
 
 
 @pytest.mark.parametrize("field, wrong", [("params", (4608 + 1, 0)), ("shape", (8, 8, 31))])

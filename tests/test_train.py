@@ -91,7 +91,7 @@ def test_eval_refuses_a_model_nnc_did_not_train(tmp_path):
 
 
 def test_side_heads_augmentation_and_mirrored_strategy(tmp_path):
-    """every-kind.arch has two side heads and a 32×32×3 input: the 8×8 grey digits are
+    """every-kind.arch has six side heads and a 32×32×3 input: the 8×8 grey digits are
     made 32×32 and RGB; the augmentation layers wrap the model only while it trains;
     MirroredStrategy runs on the one local device there is here."""
     recipe = tmp_path / "r.yaml"
@@ -105,7 +105,7 @@ def test_side_heads_augmentation_and_mirrored_strategy(tmp_path):
     assert "8×8 images made 32×32: each pixel repeated 4×4" in result.stderr
     model = keras.models.load_model(out)
     graph = nnc.load(str(ROOT / "tests" / "fixtures" / "every-kind.arch")).network.graph
-    assert len(model.outputs) == 3
+    assert len(model.outputs) == 7  # the main output and the six heads
     assert all(layer.name in graph or layer.name.rpartition(".")[0] in graph
                for layer in model.layers)  # no augmentation layer was saved
     figures = json.loads(run_nnc("eval", str(out), "--json").stdout)
