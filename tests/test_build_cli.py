@@ -129,6 +129,17 @@ def backend(request) -> str:
     return request.param
 
 
+@pytest.fixture(scope="module")
+def backend_env(backend, tmp_path_factory) -> dict[str, str]:
+    """The environment of a fresh process under `backend`. JAX compiles each weight
+    initializer and op the first time it meets them, about 20 s for the fixture
+    network; a compilation cache shared by the processes pays that once."""
+    return {"KERAS_BACKEND": backend,
+            "JAX_COMPILATION_CACHE_DIR": str(tmp_path_factory.mktemp("jax-cache")),
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
+
+
 @dataclass
 class BuiltThere:
     """The fixture network built under another backend in a fresh process: how the
@@ -139,12 +150,11 @@ class BuiltThere:
 
 
 @pytest.fixture(scope="module")
-def built_there(backend, tmp_path_factory) -> BuiltThere:
+def built_there(backend, backend_env, tmp_path_factory) -> BuiltThere:
     directory = tmp_path_factory.mktemp(backend)
     np.save(directory / "x.npy", X)
     result = in_fresh_process(BUILD_THERE, backend, EVERY_KIND, directory / "m.keras",
-                              directory / "x.npy", directory / "out.npz",
-                              env={"KERAS_BACKEND": backend})
+                              directory / "x.npy", directory / "out.npz", env=backend_env)
     return BuiltThere(result, directory / "m.keras", directory / "out.npz")
 
 
@@ -153,10 +163,9 @@ def test_another_backend_builds_the_network_with_nncs_counts_and_shapes(built_th
 
 
 def test_a_model_written_under_tensorflow_computes_the_same_under_another_backend(
-        backend, saved, tmp_path):
+        backend_env, saved, tmp_path):
     path, expected = saved  # written under TensorFlow
-    got = reopen_and_predict("import nnc, keras", path, tmp_path,
-                             env={"KERAS_BACKEND": backend})
+    got = reopen_and_predict("import nnc, keras", path, tmp_path, env=backend_env)
     assert_same_outputs(got, expected, tolerance=1e-5)
 
 
