@@ -18,9 +18,9 @@ from nnc.backends.keras.layers import (
     RBFMapLoss,
     Subsample,
     TableConv2D,
-    rbf_codes,
     squash,
 )
+from nnc.ir.kinds.lecun import rbf_codes
 
 LENET5 = ARCHITECTURES / "lenet5.arch"
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from nnc.ir.kinds.lecun import rbf_codes
+
 
 @keras.saving.register_keras_serializable(package="nnc")
 class LocalResponseNorm(keras.layers.Layer):
@@ -332,15 +334,6 @@ class Subsample(WithActivation):
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides}
-
-
-def rbf_codes(units: int, inputs: int, seed: int) -> list[str]:
-    """Deterministic ±1 codes ("X" = +1, "." = -1), one string per unit, for when the
-    file gives none. Python's random with a fixed seed gives the same codes on every
-    machine, backend and Keras version."""
-    import random
-    draw = random.Random(seed)
-    return ["".join(draw.choice("X.") for _ in range(inputs)) for _ in range(units)]
 
 
 @keras.saving.register_keras_serializable(package="nnc")

@@ -91,3 +91,11 @@ class RBF(Kind):
     def outputs(self, a) -> str:
         return "distances"
 
+
+def rbf_codes(units: int, inputs: int, seed: int) -> list[str]:
+    """Deterministic ±1 codes ("X" = +1, "." = -1), one string per unit, for an rbf
+    layer whose file gives none. Python's random with a fixed seed gives the same codes
+    on every machine and in every backend."""
+    import random
+    draw = random.Random(seed)
+    return ["".join(draw.choice("X.") for _ in range(inputs)) for _ in range(units)]
