@@ -20,10 +20,17 @@ class Net(Compiled):
 
     def build(self, out: str | None = None, format: str | None = None, **options):
         """Lower and save atomically, as `nnc build` does; returns a
-        nnc.backends.keras.build.Built (path, format, size, model). Options are those of
-        to_keras."""
-        from nnc.backends.keras.build import build
+        nnc.backends.destination.Built (path, format, size, model: the Keras model, or for ONNX
+        the onnx.ModelProto). Options are those of to_keras."""
+        from nnc.backends.build import build
         return build(self, out, format, **options)
+
+    def to_onnx(self, heads: bool = True, trained: dict | None = None):
+        """The ONNX model (an onnx.ModelProto) of this network, written from the checked
+        graph without TensorFlow or Keras; `trained` weights by layer name, as
+        nnc.backends.keras.weights.weights_by_layer gives a Keras model's."""
+        from nnc.backends.onnx.graph import to_onnx
+        return to_onnx(self, heads=heads, trained=trained)
 
 
 def compile_text(text: str, path: str, limits: Limits = Limits()) -> Net:

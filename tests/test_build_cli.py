@@ -1,6 +1,6 @@
 """`nnc build` and the models it writes: .keras files reopen in a fresh process after
-`import nnc` alone, SavedModel and ONNX exports compute what the Keras model computes, the
-fixture network (every kind) builds under JAX (and PyTorch where installed), a .keras
+`import nnc` alone, SavedModel exports compute what the Keras model computes (ONNX is
+tests/test_onnx.py's), the fixture network (every kind) builds under JAX (and PyTorch where installed), a .keras
 file written under TensorFlow computes the same there and the other way round, LeNet-5
 trains under JAX, and a failed build writes nothing."""
 from __future__ import annotations
@@ -24,7 +24,6 @@ import nnc
 from nnc import cli
 from nnc.backends.keras import build as build_module
 from nnc.cli import common
-from nnc.errors import BuildError
 from nnc.ir.kinds import KINDS
 
 EVERY_KIND = ROOT / "tests" / "fixtures" / "every-kind.arch"
@@ -206,36 +205,6 @@ def test_savedmodel_export_computes_what_the_keras_model_computes(tmp_path):
     assert_same_outputs(tf.nest.flatten(reloaded.serve(X)), predictions(built.model))
 
 
-ONNX_READY = all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnxruntime"))
-needs_onnx = pytest.mark.skipif(not ONNX_READY, reason="ONNX export needs tf2onnx and "
-                                "onnxruntime: pip install 'nnc[onnx]'")
-
-
-@needs_onnx
-def test_onnx_export_computes_what_the_keras_model_computes_in_onnxruntime(tmp_path):
-    import onnxruntime
-    # Every kind, grouped convs included: nnc computes them one group at a time under
-    # TensorFlow, which tf2onnx converts (TensorFlow's own grouped conv it cannot).
-    built = nnc.load(str(EVERY_KIND)).build(str(tmp_path / "m.onnx"))
-    session = onnxruntime.InferenceSession(built.path, providers=["CPUExecutionProvider"])
-    got = session.run(None, {session.get_inputs()[0].name: X})
-    assert_same_outputs(got, predictions(built.model), tolerance=1e-5)
-
-
-@needs_onnx
-def test_an_onnx_file_that_onnxruntime_refuses_fails_the_build_and_leaves_nothing(
-        tmp_path, monkeypatch):
-    import onnxruntime
-
-    def refuse(path, providers):
-        raise RuntimeError("[ONNXRuntimeError] : 10 : INVALID_GRAPH : an op it cannot run")
-    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
-    with pytest.raises(BuildError, match="does not load in onnxruntime. Received: "
-                                         r"\[ONNXRuntimeError\] : 10 : INVALID_GRAPH"):
-        nnc.load(str(EVERY_KIND)).build(str(tmp_path / "m.onnx"))
-    assert os.listdir(tmp_path) == []
-
-
 # --- the command ------------------------------------------------------------------------
 
 def test_build_writes_network_name_dot_keras_here_and_prints_a_summary(tmp_path, monkeypatch,
@@ -275,7 +244,7 @@ def test_a_savedmodel_replaces_the_one_already_there(tmp_path):
     (["--format", "onnx", "-o", "m.keras"], "does not fit --format onnx"),
     (["--format", "keras", "-o", "model"], "does not fit --format keras"),
     (["-o", "missing/m.keras"], "the output directory does not exist"),
-    (["--format", "onnx", "--precision", "mixed_float16"], "from float32 models only"),
+    (["--format", "onnx", "--precision", "mixed_float16"], "the ONNX backend writes float32"),
 ])
 def test_an_output_that_cannot_be_written_is_a_user_error(arguments, message, tmp_path,
                                                           monkeypatch, capsys):

@@ -1,4 +1,5 @@
-"""Lowering to Keras: every architecture builds with the counts of `nnc stats` and runs;
+"""Lowering to Keras: every architecture builds with the counts of `nnc stats` and runs,
+and its ONNX model computes the same;
 the lowered VGG-D and a ResNet-50 in Keras's layout compute exactly the functions of
 keras.applications' VGG16 and ResNet50; a model that differs from the checked graph is
 an internal error naming the node; side heads, precision policies and jit."""
@@ -52,6 +53,10 @@ def as_list(outputs) -> list[np.ndarray]:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(ARCHITECTURES.glob("*.arch")), ids=lambda p: p.stem)
 def test_every_architecture_builds_with_the_counts_of_nnc_stats_and_runs(path, built):
+    """Its Keras model has nnc's counts and runs; its ONNX model, written from the
+    checked graph with the Keras model's weights (biases and statistics made random),
+    computes the same in onnxruntime (tests/test_onnx.py)."""
+    from test_onnx import assert_onnx_computes_what_keras_computes
     compiled = nnc.load(str(path))
     model = built(path)
     totals = compiled.stats.totals
@@ -64,6 +69,9 @@ def test_every_architecture_builds_with_the_counts_of_nnc_stats_and_runs(path, b
     expected = [net.output] + [row.output for row in net.heads]
     assert [o.shape for o in outputs] == [(1, *graph[n].shape) for n in expected]
     assert all(np.isfinite(o).all() for o in outputs)
+    randomize_biases_and_statistics(model)
+    assert_onnx_computes_what_keras_computes(compiled, model,
+                                             images(graph[net.input].shape) / 255)
 
 
 # --- the same functions as keras.applications -------------------------------------------

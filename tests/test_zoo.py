@@ -4,7 +4,6 @@ same run (weights=None): the same total, trainable and non-trainable parameters 
 and the same features before the classifier on random images."""
 from __future__ import annotations
 
-import importlib.util
 import math
 from contextlib import contextmanager
 
@@ -109,30 +108,6 @@ def test_mobilenetv3_has_the_papers_figures(load, reference, size):
     else:  # the model zoo's figure; Table 3 prints 219M (see the .arch file)
         assert round(stats.totals.macs / 1e6) == paper["macs_model_zoo_millions"][size]
         assert round(stats.totals.macs / 1e6) != paper["macs_paper_millions"][size]
-
-
-ONNX_READY = all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnxruntime"))
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not ONNX_READY, reason="ONNX export needs tf2onnx and onnxruntime: "
-                                           "pip install 'nnc[onnx]'")
-@pytest.mark.parametrize("name", ["alexnet", "mobilenetv3-small", "efficientnet-b0",
-                                  "convnext-tiny", "vit-ti16"])
-def test_the_zoos_constructs_export_to_onnx_and_compute_the_same(name, tmp_path):
-    """One network for each construct of today's zoo: grouped convs (AlexNet), gates,
-    hard-swish and rescaling (MobileNetV3), swish, normalisation with measured statistics
-    and stochastic depth (EfficientNet), LayerNorm, layer scale, GELU and fixed
-    normalisation (ConvNeXt), patches, class token, position embedding and attention
-    (ViT): each exports, loads in onnxruntime and computes what its
-    Keras model computes."""
-    import onnxruntime
-    compiled = nnc.load(str(ARCHITECTURES / f"{name}.arch"))
-    built = compiled.build(str(tmp_path / f"{name}.onnx"))
-    session = onnxruntime.InferenceSession(built.path, providers=["CPUExecutionProvider"])
-    x = images(compiled.network.shape(compiled.network.input), 1)
-    got = session.run(None, {session.get_inputs()[0].name: x})[0]
-    np.testing.assert_allclose(got, built.model.predict(x, verbose=0), rtol=0, atol=1e-5)
 
 
 def last_digit(value: float) -> float:

@@ -8,11 +8,12 @@ traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from nnc.analysis.compiled import Compiled, check_expectations, compile_file
 from nnc.analysis.lint import lint
-from nnc.errors import NncError
+from nnc.errors import NncError, TrainError
 from nnc.lang.expand import Limits
 
 USER_ERROR, INTERNAL_ERROR = 2, 1
@@ -93,3 +94,13 @@ def note(text: str) -> None:
     """What a command says on the side (data adaptations, progress): stderr, so that
     --json output stays clean."""
     print(f"note: {text}", file=sys.stderr)
+
+
+def check_model_path(path: str) -> None:
+    """A model file that is not there is said so at once, before Keras is imported."""
+    if not os.path.exists(path):
+        raise TrainError(f"there is no model file '{path}'; give a .keras file that "
+                         f"`nnc train` wrote. Received: {path}")
+    if os.path.isdir(path) or not path.endswith(".keras"):
+        raise TrainError(f"a model is a .keras file that `nnc train` wrote. "
+                         f"Received: {path}")

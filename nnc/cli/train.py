@@ -8,12 +8,11 @@ a resumed run) go to stderr, so that --json output stays clean.
 from __future__ import annotations
 
 import json
-import os
 import random
 import sys
 
 from nnc.backends.keras.runtime import check_backend, import_keras
-from nnc.cli.common import USER_ERROR, compile_all, note, report
+from nnc.cli.common import USER_ERROR, check_model_path, compile_all, note, report
 from nnc.errors import NncError, TrainError
 from nnc.experiments.recipe import STRATEGIES
 
@@ -94,16 +93,6 @@ def data_option(command, default=None) -> None:
         command.add_argument("--split", choices=SPLITS, default="test",
                              help="which images: those training held out (default), the "
                                   "training images, or all")
-
-
-def check_model_path(path: str) -> None:
-    """A model file that is not there is said so at once, before Keras is imported."""
-    if not os.path.exists(path):
-        raise TrainError(f"there is no model file '{path}'; give a .keras file that "
-                         f"`nnc train` wrote. Received: {path}")
-    if os.path.isdir(path) or not path.endswith(".keras"):
-        raise TrainError(f"a model is a .keras file that `nnc train` wrote. "
-                         f"Received: {path}")
 
 
 def run_train(args) -> int:

@@ -17,7 +17,7 @@ import shutil
 import keras
 import numpy as np
 
-from nnc.backends.keras.build import existing
+from nnc.backends.destination import existing
 from nnc.errors import TrainError
 from nnc.present.output import entries
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import keras
 
-from nnc.backends.keras.build import check_destination
+from nnc.backends.destination import check_destination
 from nnc.backends.keras.model import to_keras
 from nnc.errors import TrainError
 from nnc.experiments.checkpoints import (

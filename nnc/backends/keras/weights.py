@@ -7,7 +7,8 @@ The two models name their layers differently and may make them in another order 
 makes a residual's projection before its body, nnc after it), so layers are paired by
 position in the graph: by depth (the longest chain of layers from the input), then by
 the shapes of their weights. Two models of the same graph share that order. Imports
-nothing itself; the models come from Keras.
+nothing itself; the models come from Keras. weights_by_layer gives a model's weights by
+layer name, for the ONNX backend.
 """
 from __future__ import annotations
 
@@ -68,9 +69,37 @@ def held_as(a, b) -> list:
         split = [np.split(w, b.groups, axis=-1) for w in weights]
         return [piece[g] for g in range(b.groups) for piece in split]
     if kinds == ("GroupedConv2D", "Conv2D"):
-        per_group = len(weights) // a.groups
-        return [np.concatenate(weights[i::per_group], axis=-1) for i in range(per_group)]
+        return joined_groups(a)
     return weights
+
+
+def joined_groups(layer) -> list:
+    """A GroupedConv2D's weights as one grouped Conv2D holds them: its groups' kernels
+    (and biases) joined along the filters."""
+    import numpy as np
+    weights = layer.get_weights()
+    per_group = len(weights) // layer.groups
+    return [np.concatenate(weights[i::per_group], axis=-1) for i in range(per_group)]
+
+
+def weights_by_layer(model, network) -> dict:
+    """The weights of each layer of the network that has any, as the Keras layer named
+    after it holds them (what the ONNX backend takes), with a grouped conv's groups
+    joined, and a conv with one group per input map, which Keras computes as a
+    DepthwiseConv2D (kh×kw×C×m), given the kernel of a grouped conv (kh×kw×1×C·m: the
+    same numbers in the same order)."""
+    found = {}
+    for node, layer in network.layers.items():
+        if not sum(layer.params):
+            continue
+        held = model.get_layer(node)
+        weights = joined_groups(held) if type(held).__name__ == "GroupedConv2D" \
+            else held.get_weights()
+        if type(held).__name__ == "DepthwiseConv2D" and "groups" in layer.attrs:
+            kh, kw, c, m = weights[0].shape
+            weights[0] = weights[0].reshape(kh, kw, 1, c * m)
+        found[node] = weights
+    return found
 
 
 DENSE_LIKE = {"Dense", "Conv2D"}  # a 1×1 conv on a 1×1 map is a dense layer
