@@ -76,23 +76,27 @@ def build_without_heavy_modules(*args: str) -> subprocess.CompletedProcess:
                           text=True, cwd=ROOT, timeout=300)
 
 
-@pytest.mark.parametrize("name", ["alexnet", "lenet5",
-                                  pytest.param("resnet50", marks=pytest.mark.slow)])
-def test_build_writes_onnx_without_tensorflow_or_keras(name, tmp_path):
-    path = tmp_path / f"{name}.onnx"
-    result = build_without_heavy_modules("build", str(ARCHITECTURES / f"{name}.arch"),
-                                         "-o", str(path))
+@pytest.mark.parametrize("arch", [ARCHITECTURES / "alexnet.arch", ARCHITECTURES / "lenet5.arch",
+                                  EVERY_KIND,  # every kind's lowering, without Keras
+                                  pytest.param(ARCHITECTURES / "resnet50.arch",
+                                               marks=pytest.mark.slow)],
+                         ids=lambda p: p.stem)
+def test_build_writes_onnx_without_tensorflow_or_keras(arch, tmp_path):
+    path = tmp_path / f"{arch.stem}.onnx"
+    result = build_without_heavy_modules("build", str(arch), "-o", str(path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"wrote {path} (onnx, " in result.stdout
-    compiled = nnc.load(str(ARCHITECTURES / f"{name}.arch"))
+    compiled = nnc.load(str(arch))
     assert f"{compiled.stats.totals.params:,} params" in result.stdout
     model = onnx.load(str(path))
     onnx.checker.check_model(model, full_check=True)
     x = np.random.default_rng(0).random((1, *compiled.network.shape(compiled.network.input)),
                                         dtype=np.float32)
-    [out] = run_onnx(model, x)
-    assert out.shape == (1, *compiled.network.shape(compiled.network.output))
-    assert np.isfinite(out).all()
+    outputs = run_onnx(model, x)
+    net = compiled.network
+    assert [o.shape for o in outputs] == [(1, *net.shape(n)) for n in
+                                          [net.output, *(row.output for row in net.heads)]]
+    assert all(np.isfinite(o).all() for o in outputs)
 
 
 def test_alexnets_grouped_convs_are_single_conv_nodes_with_two_groups():
