@@ -3,22 +3,17 @@ needs its `dot` program, which CI installs (.ci/run): there a missing `dot` fail
 tests, elsewhere they are skipped with the reason."""
 import os
 import re
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import ROOT, compile_source, run_nnc
+from conftest import IN_CI, ROOT, compile_source, needs_dot, run_nnc
 
 import nnc
 from nnc.errors import ArchIOError
 from nnc.present.draw import diagram, draw
 
-IN_CI = bool(os.environ.get("CI"))
-needs_dot = pytest.mark.skipif(
-    shutil.which("dot") is None and not IN_CI,
-    reason="Graphviz's dot program is not installed (apt-get install graphviz; CI has it)")
 if not IN_CI:
     pytest.importorskip("graphviz", reason="pip install 'nnc[draw]' (CI has it)")
 
