@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from nnc.analysis.compiled import Compiled, Limits, read_source
 from nnc.analysis.compiled import compile_text as compile_checked
+from nnc.errors import NncError
 
 
 class Net(Compiled):
@@ -32,11 +33,26 @@ class Net(Compiled):
         from nnc.backends.onnx.graph import to_onnx
         return to_onnx(self, heads=heads, trained=trained)
 
+    def _repr_html_(self) -> str:
+        """A notebook's display: the totals, the table of `nnc stats`, the diagram."""
+        from nnc.present.notebook import net_html
+        return net_html(self)
+
 
 def compile_text(text: str, path: str, limits: Limits = Limits()) -> Net:
     """Compile .arch text (from a notebook cell, say); `path` names it in messages."""
     compiled = compile_checked(text, path, limits)
     return Net(compiled.network, compiled.stats)
+
+
+def load_string(text: str, name: str = "cell.arch", limits: Limits = Limits()) -> Net:
+    """Compile .arch text written in a notebook cell; `name` names it in messages. An
+    error's text shows the line of `text` it is on, with a caret under the position."""
+    try:
+        return compile_text(text, name, limits)
+    except NncError as error:
+        error.sources = {name: text}
+        raise
 
 
 def load(path: str, limits: Limits = Limits()) -> Net:

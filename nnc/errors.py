@@ -44,6 +44,12 @@ class NncError(Exception):
         self.coord = coord
         self.chain = chain
         self.severity = severity
+        # The texts to quote the line from, where the raiser has them (nnc.load_string):
+        # then str() is the whole format(), which is what a notebook's traceback shows.
+        self.sources: dict[str, str] | None = None
+
+    def __str__(self) -> str:
+        return self.format(self.sources) if self.sources else self.message
 
     def format(self, sources: dict[str, str] | None = None) -> str:
         """Render as `file:line:col: error: message`, the line, a caret, the chain."""

@@ -27,6 +27,20 @@ def totals_lines(label: str, t: Totals) -> list[str]:
             f"connections: {t.connections:,}"]
 
 
+ROW_HEADERS = ["row", "type", "patch/stride", "output", "field/stride", "depth", "params",
+               "MACs", "connections"]
+ROW_NUMERIC = {4, 5, 6, 7, 8}  # the columns of figures, aligned right
+
+
+def row_cells(stats: Stats, fields: dict) -> list[list[str]]:
+    """The per-row table of `nnc stats` as text cells, one list per row, under
+    ROW_HEADERS: the terminal and the notebook's HTML both show these."""
+    return [[r.name + (" (head)" if r.head else ""), r.type, r.patch,
+             dims(r.output_shape), fields[row.output].text(), str(r.depth),
+             f"{r.totals.params:,}", human(r.totals.macs), f"{r.totals.connections:,}"]
+            for r, row in zip(stats.rows, stats.network.rows)]
+
+
 def format_stats(stats: Stats, expand: bool = False, batch: int = 1,
                  dtype: str = "float32") -> str:
     net = stats.network
@@ -43,13 +57,7 @@ def format_stats(stats: Stats, expand: bool = False, batch: int = 1,
                 for name, layer in net.layers.items()]
         lines.append(table(headers, body, {3, 4, 5, 6, 7}))
     else:
-        headers = ["row", "type", "patch/stride", "output", "field/stride", "depth",
-                   "params", "MACs", "connections"]
-        body = [[r.name + (" (head)" if r.head else ""), r.type, r.patch,
-                 dims(r.output_shape), fields[row.output].text(), str(r.depth),
-                 f"{r.totals.params:,}", human(r.totals.macs), f"{r.totals.connections:,}"]
-                for r, row in zip(stats.rows, net.rows)]
-        lines.append(table(headers, body, {4, 5, 6, 7, 8}))
+        lines.append(table(ROW_HEADERS, row_cells(stats, fields), ROW_NUMERIC))
     lines += ["", f"weight layers (depth): {stats.weight_layers}"]
     lines += totals_lines("", stats.totals)
     if net.heads:
