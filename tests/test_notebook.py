@@ -1,5 +1,7 @@
 """In a notebook: a network's rich display (`_repr_html_`), parsed as a browser would;
-`nnc.load_string` on a cell's text, whose errors quote the cell's line with a caret."""
+`nnc.load_string` on a cell's text, whose errors quote the cell's line with a caret; and
+the Pygments lexer that highlights .arch text."""
+import importlib.util
 import re
 from html.parser import HTMLParser
 
@@ -9,6 +11,9 @@ from conftest import ARCHITECTURES, IN_CI, needs_dot
 import nnc
 from nnc.present.report import ROW_HEADERS
 
+needs_pygments = pytest.mark.skipif(
+    importlib.util.find_spec("pygments") is None and not IN_CI,
+    reason="the lexer needs Pygments: pip install 'nnc[view]' (the test extras have it)")
 VOID = {"br", "hr", "img", "meta", "link", "input"}
 
 
@@ -127,3 +132,65 @@ def test_errors_from_files_keep_their_one_line_text():
         nnc.compile_text("input 8x8x3\nc1: convv3-8\n", "t.arch")
     assert str(info.value) == info.value.message
 
+
+def lex(text: str) -> list[tuple[str, str]]:
+    from nnc.present.lexer import ArchLexer
+    return [(str(token), value) for token, value in ArchLexer().get_tokens(text)
+            if value.strip()]
+
+
+@needs_pygments
+@pytest.mark.parametrize("path", sorted(ARCHITECTURES.glob("*.arch")), ids=lambda p: p.stem)
+def test_every_shipped_file_lexes_without_errors(path):
+    text = path.read_text()
+    from pygments.token import Error
+
+    from nnc.present.lexer import ArchLexer
+    tokens = list(ArchLexer().get_tokens(text))
+    assert [value for token, value in tokens if token in Error] == []
+    assert "".join(value for _, value in tokens).rstrip("\n") == text.rstrip("\n")
+
+
+@needs_pygments
+def test_the_lexer_is_registered_for_arch_blocks_and_files():
+    from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
+    assert type(get_lexer_by_name("arch")).__name__ == "ArchLexer"
+    assert type(get_lexer_for_filename("resnet50.arch")).__name__ == "ArchLexer"
+
+
+@needs_pygments
+def test_tokens_of_the_papers_notation():
+    assert lex("conv2_x: maxpool3/2, bottleneck(64) x3  # ResNet\n") == [
+        ("Token.Name.Label", "conv2_x"), ("Token.Punctuation", ":"),
+        ("Token.Name.Builtin", "maxpool3"), ("Token.Operator", "/"),
+        ("Token.Literal.Number.Integer", "2"), ("Token.Punctuation", ","),
+        ("Token.Name", "bottleneck"), ("Token.Punctuation", "("),
+        ("Token.Literal.Number.Integer", "64"), ("Token.Punctuation", ")"),
+        ("Token.Operator", "x"), ("Token.Literal.Number.Integer", "3"),
+        ("Token.Comment.Single", "# ResNet")]
+    assert lex("c: conv1x7-8 ×2, fc-4096, dropout(0.5)\n")[2:6] == [
+        ("Token.Name.Builtin", "conv1x7"), ("Token.Operator", "-"),
+        ("Token.Literal.Number.Integer", "8"), ("Token.Operator", "×")]
+    assert lex("input 224 x 224 x 3\n") == [("Token.Keyword.Declaration", "input"),
+                                            ("Token.Literal.Number", "224 x 224 x 3")]
+    assert lex("expect macs ≈ 25.6M ±2%\n") == [
+        ("Token.Keyword.Declaration", "expect"), ("Token.Name.Variable", "macs"),
+        ("Token.Operator", "≈"), ("Token.Literal.Number", "25.6M"), ("Token.Operator", "±"),
+        ("Token.Literal.Number", "2"), ("Token.Operator", "%")]
+    assert ("Token.Literal.Number", "25,557,032") in lex("expect params = 25,557,032\n")
+
+
+@needs_pygments
+def test_tokens_of_blocks_compounds_and_expressions():
+    tokens = lex('block unit(w, s=1):\n    residual(shortcut=B):\n'
+                 '        conv1-{4*w}/{s}, skip(down1)\nuse "base.arch"\n')
+    assert tokens[:3] == [("Token.Keyword.Declaration", "block"),
+                          ("Token.Name.Function", "unit"), ("Token.Punctuation", "(")]
+    assert ("Token.Name.Attribute", "s") in tokens
+    assert ("Token.Keyword", "residual") in tokens and ("Token.Keyword.Pseudo", "skip") in tokens
+    braces = tokens[tokens.index(("Token.Operator", "-")) + 1:][:5]
+    assert braces == [("Token.Punctuation", "{"), ("Token.Literal.Number.Integer", "4"),
+                      ("Token.Operator", "*"), ("Token.Name.Variable", "w"),
+                      ("Token.Punctuation", "}")]
+    assert tokens[-2:] == [("Token.Keyword.Declaration", "use"),
+                           ("Token.Literal.String.Double", '"base.arch"')]
