@@ -43,6 +43,15 @@ print(seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, co
 """
 
 
+class CommandFailed(RuntimeError):
+    """A timed command that did not succeed: its exit status (negative: the signal that
+    killed it) and its peak memory."""
+
+    def __init__(self, command: list[str], status: int, memory: int, errors: str):
+        super().__init__(f"{' '.join(command)} failed (exit status {status}):\n{errors}")
+        self.status, self.memory = status, memory
+
+
 def run_process(command: list[str]) -> tuple[float, int]:
     """Seconds and peak resident memory (bytes) of one run of `command`, which must
     succeed. Its output is discarded; its stderr is shown if it fails."""
@@ -52,8 +61,8 @@ def run_process(command: list[str]) -> tuple[float, int]:
         seconds, memory, code = launched.stdout.split()
         if launched.returncode or int(code):
             errors.seek(0)
-            raise RuntimeError(f"{' '.join(command)} failed:\n"
-                               f"{errors.read().decode()[-2000:]}")
+            raise CommandFailed(command, int(code), int(memory),
+                                errors.read().decode()[-2000:])
     return float(seconds), int(memory)
 
 

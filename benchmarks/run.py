@@ -6,7 +6,8 @@ Sections: frontend (`nnc stats` against building keras.applications.ResNet152, a
 cost of starting up), scale (generated ResNets of 1,000 to 100,000 residual units),
 build (`nnc build` against keras.applications), run (inference throughput with the same
 weights), grouped (AlexNet's grouped convs as nnc computes them, against TensorFlow's
-grouped Conv2D and against each split into two convs and a concat). Prints Markdown: the machine, one table per section and a summary of the
+grouped Conv2D and against each split into two convs and a concat), onnx (nnc's ONNX
+backend against Keras's export through tf2onnx, and onnxruntime against Keras). Prints Markdown: the machine, one table per section and a summary of the
 ratios against the targets of issue 8. About 12 minutes on 2 cores; --quick runs each
 measurement fewer times (about 5 minutes). benchmarks/RESULTS.md holds the results.
 """
@@ -16,13 +17,15 @@ import argparse
 import datetime
 import os
 
-import build
 import frontend
 import grouped
 import inference
+import onnx_route
 from common import QUIET, machine, seconds, table
 
-SECTIONS = ("frontend", "scale", "build", "run", "grouped")
+import build
+
+SECTIONS = ("frontend", "scale", "build", "run", "grouped", "onnx")
 
 
 def main() -> None:
@@ -68,6 +71,14 @@ def main() -> None:
         results["grouped"] = r = grouped.compare(batch=32, batches=batches, warmup=1)
         section(f"AlexNet's grouped convs, batch 32, medians of {batches} rounds; largest "
                 f"output difference {r['difference']:.1e}", grouped.compare_table(r))
+    if "onnx" in args.only:
+        written = onnx_route.writing(repeat)
+        section(f"ONNX writing, whole process from the .arch file (best of {repeat})",
+                onnx_route.writing_table(written))
+        batches = 3 if args.quick else 7
+        ran = onnx_route.inference(batch=8, batches=batches, warmup=1)
+        section(f"ONNX inference, batch 8, medians of {batches} rounds",
+                onnx_route.inference_table(ran))
     section("Summary against the targets", summary(results))
 
 
