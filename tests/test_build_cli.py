@@ -157,10 +157,12 @@ def built_there(backend, backend_env, tmp_path_factory) -> BuiltThere:
     return BuiltThere(result, directory / "m.keras", directory / "out.npz")
 
 
+@pytest.mark.slow  # a fresh process under the backend: half a minute
 def test_another_backend_builds_the_network_with_nncs_counts_and_shapes(built_there):
     assert built_there.result.returncode == 0, built_there.result.stderr[-3000:]
 
 
+@pytest.mark.slow  # a fresh process under the backend: half a minute
 def test_a_model_written_under_tensorflow_computes_the_same_under_another_backend(
         backend_env, saved, tmp_path):
     path, expected = saved  # written under TensorFlow
@@ -168,6 +170,7 @@ def test_a_model_written_under_tensorflow_computes_the_same_under_another_backen
     assert_same_outputs(got, expected, tolerance=1e-5)
 
 
+@pytest.mark.slow  # a fresh process under the backend: half a minute
 def test_a_model_written_under_another_backend_computes_the_same_under_tensorflow(
         built_there):
     assert built_there.result.returncode == 0, built_there.result.stderr[-3000:]
