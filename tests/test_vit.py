@@ -136,14 +136,19 @@ def epoch_losses(stdout: str) -> list[float]:
 @pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES)
 def test_each_vit_trains(tmp_path, size):
-    """Each file at its own width and heads, one encoder layer deep, on the digits (made
-    32×32 by nnc train: two by two 16×16 patches): the loss falls epoch by epoch."""
+    """Each file at its own width and heads, one encoder layer deep, on 400 of the
+    digits (made 32×32 by nnc train: two by two 16×16 patches): the loss falls epoch by
+    epoch."""
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    np.savez(tmp_path / "digits.npz", x=digits.images[:400], y=digits.target[:400])
     for path in ARCHITECTURES.glob("vit-*16.arch"):
         shutil.copy(path, tmp_path)
     (tmp_path / "small.arch").write_text(
         f'use "vit-{size}16.arch"(layers=1, classes=10, drop=0.0)\n'
         f"network small_{size}\ninput 32x32x1\n")
-    result = run_nnc("train", str(tmp_path / "small.arch"), "--epochs", "3", "--lr", "3e-4",
+    result = run_nnc("train", str(tmp_path / "small.arch"), "--data",
+                     str(tmp_path / "digits.npz"), "--epochs", "3", "--lr", "3e-4",
                      "-o", str(tmp_path / "small.keras"), timeout=600)
     assert result.returncode == 0, result.stderr
     losses = epoch_losses(result.stdout)
