@@ -21,8 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 TO_CHANNELS_FIRST, TO_CHANNELS_LAST = (0, 3, 1, 2), (0, 2, 3, 1)
 
@@ -126,7 +125,3 @@ def filled(value: float):
 
 def small_normal(shape, rng) -> np.ndarray:
     return rng.normal(0, 0.02, shape)
-
-
-def value_info(name: str, shape) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))

@@ -93,9 +93,10 @@ def verify(model, compiled, tensors: dict, weights: dict, skipped: set) -> None:
                         *inferred.graph.output)}
     for node, tensor in tensors.items():
         expected = list(channels_first(layers[node].shape))
-        if shapes.get(tensor, expected)[1:] != expected[1:]:
+        if shapes.get(tensor, [None])[1:] != expected[1:]:  # also where none was inferred
             raise LoweringError(f"{node} at {layers[node].coord}: the ONNX output is "
-                                f"{shapes[tensor]} but nnc computed {expected}")
+                                f"{shapes.get(tensor, 'not inferred')} but nnc computed "
+                                f"{expected}")
     for node, layer in layers.items():
         held = sum(math.prod(w.shape) for w in weights.get(node, []))
         if node not in skipped and held != sum(layer.params):
