@@ -181,6 +181,12 @@ CLUSTER = {"color": "#888888", "fontname": "Helvetica", "fontsize": "11",
 
 def diagram(compiled: Compiled, expand: bool = False):
     """The graphviz.Digraph of a network (imports the graphviz package)."""
+    return drawing(compiled, expand)[0]
+
+
+def drawing(compiled: Compiled, expand: bool = False) -> tuple:
+    """The graphviz.Digraph and, for each of its node ids, the layers the node shows
+    (what `nnc view` lists when a node is clicked)."""
     graphviz = import_graphviz()
     net = compiled.network
     group_of, groups = group_layers(net, expand)
@@ -190,7 +196,7 @@ def diagram(compiled: Compiled, expand: bool = False):
     ids = {key: f"n{i}" for i, key in enumerate(groups)}  # keys hold ':', which dot reads
     add_nodes(dot, net, groups, labels, ids, expand)
     add_edges(dot, net, groups, group_of, ids)
-    return dot
+    return dot, {ids[key]: g.nodes for key, g in groups.items()}
 
 
 def add_edges(dot, net: Network, groups: dict, group_of: dict, ids: dict):
