@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from html import escape
 
 from nnc.analysis.compiled import Compiled
 from nnc.analysis.receptive import Field, receptive_fields
@@ -119,26 +120,33 @@ def change(a: str | None, b: str | None) -> str:
     return a if a == b else f"{a} → {b}"
 
 
+ROW_HEADERS = ["row", "", "output", "field/stride", "params", "Δparams", "ΔMACs"]
+LAYER_HEADERS = ["layer", "was", "now", "output", "Δparams"]
+
+
+def row_cells(r: RowDiff) -> list[str]:
+    a, b = r.a, r.b
+    return [r.name, r.status,
+            change(a and dims(a.output_shape), b and dims(b.output_shape)),
+            change(a and a.field.text(), b and b.field.text()),
+            change(a and f"{a.params:,}", b and f"{b.params:,}"),
+            signed((b.params if b else 0) - (a.params if a else 0)),
+            signed((b.macs if b else 0) - (a.macs if a else 0), human)]
+
+
+def layer_cells(x: LayerDiff) -> list[str]:
+    return [x.name, x.a["layer"], x.b["layer"],
+            change(dims(x.a["output_shape"]), dims(x.b["output_shape"])),
+            signed(x.b["params"] - x.a["params"])]
+
+
 def format_text(d: Diff) -> str:
     na, nb = d.a.network, d.b.network
     lines = [f"diff {na.name} ({na.file}) → {nb.name} ({nb.file})", ""]
-    body = []
-    for r in d.rows:
-        a, b = r.a, r.b
-        body.append([r.name, r.status,
-                     change(a and dims(a.output_shape), b and dims(b.output_shape)),
-                     change(a and a.field.text(), b and b.field.text()),
-                     change(a and f"{a.params:,}", b and f"{b.params:,}"),
-                     signed((b.params if b else 0) - (a.params if a else 0)),
-                     signed((b.macs if b else 0) - (a.macs if a else 0), human)])
-    lines.append(table(["row", "", "output", "field/stride", "params", "Δparams", "ΔMACs"],
-                       body, {5, 6}))
+    lines.append(table(ROW_HEADERS, [row_cells(r) for r in d.rows], {5, 6}))
     if d.layers:
         lines += ["", "changed layers:"]
-        lines.append(table(["layer", "was", "now", "output", "Δparams"], [
-            [x.name, x.a["layer"], x.b["layer"],
-             change(dims(x.a["output_shape"]), dims(x.b["output_shape"])),
-             signed(x.b["params"] - x.a["params"])] for x in d.layers], {4}))
+        lines.append(table(LAYER_HEADERS, [layer_cells(x) for x in d.layers], {4}))
     if d.only["a"] or d.only["b"]:
         lines += ["", f"layers only in {na.name}: {d.only['a']}; only in {nb.name}: "
                       f"{d.only['b']} (within rows of the same name)"]
@@ -169,3 +177,28 @@ def to_json(d: Diff) -> dict:
                    "b": {"params": tb.params, "macs": tb.macs},
                    "delta": {"params": tb.params - ta.params, "macs": tb.macs - ta.macs}},
     }
+
+
+def format_html(d: Diff) -> str:
+    """The tables of format_text as HTML, for `nnc view A B`: one line per row of either
+    file, marked with its status, then the changed layers and the totals."""
+    def html_table(headers, rows, numeric, status=None) -> str:
+        head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+        body = "".join(
+            f"<tr class='{status[n] if status else ''}'>" + "".join(
+                f"<td class='{'num' if i in numeric else ''}'>{escape(c)}</td>"
+                for i, c in enumerate(cells)) + "</tr>" for n, cells in enumerate(rows))
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    na, nb = d.a.network, d.b.network
+    parts = [f"<h1>diff {escape(na.name)} → {escape(nb.name)}</h1>",
+             html_table(ROW_HEADERS, [row_cells(r) for r in d.rows], {5, 6},
+                        [r.status for r in d.rows])]
+    if d.layers:
+        parts += ["<h2>changed layers</h2>",
+                  html_table(LAYER_HEADERS, [layer_cells(x) for x in d.layers], {4})]
+    ta, tb = d.a.stats.totals, d.b.stats.totals
+    parts.append(f"<p>params: {ta.params:,} → {tb.params:,} "
+                 f"({escape(signed(tb.params - ta.params) or '±0')}); MACs: "
+                 f"{escape(human(ta.macs))} → {escape(human(tb.macs))} "
+                 f"({escape(signed(tb.macs - ta.macs, human) or '±0')})</p>")
+    return f"<div class='nnc-diff'>{''.join(parts)}</div>"

@@ -104,8 +104,8 @@ BAR_WIDTH = 40
 SHOWN_SHARE = 0.001  # lengths holding less than 0.1% of paths are summed into the tails
 
 
-def format_paths(p: Paths) -> list[str]:
-    """The path-length distribution drawn as a horizontal histogram."""
+def path_summary(p: Paths) -> list[str]:
+    """How many paths, and (with residual units) the range most of them are in."""
     power = f"2^{p.units}" if p.units and p.count == 2 ** p.units else ""
     if p.digits <= MAX_DIGITS:
         count = f"{p.count:,}" + (f" = {power}" if power else "")
@@ -113,11 +113,18 @@ def format_paths(p: Paths) -> list[str]:
         count = f"{power or f'about 10^{p.digits - 1}'} ({p.digits:,} digits)"
     lines = [f"paths from input to output: {count}"
              + (f"; residual units: {p.units}" if p.units else " (no residual units)")]
+    if p.units:
+        low, high = p.central_range(0.95)
+        lines.append(f"path length = residual bodies passed through; "
+                     f"{p.share(low, high):.1%} of paths are {low}–{high} long")
+    return lines
+
+
+def format_paths(p: Paths) -> list[str]:
+    """The path-length distribution drawn as a horizontal histogram."""
+    lines = path_summary(p)
     if not p.units:
         return lines
-    low, high = p.central_range(0.95)
-    lines.append(f"path length = residual bodies passed through; {p.share(low, high):.1%} "
-                 f"of paths are {low}–{high} long")
     lengths = list(p.lengths)
     shown = [k for k in lengths if p.fraction(k) >= SHOWN_SHARE]
     top = max(p.fraction(k) for k in shown)
