@@ -1,7 +1,6 @@
 """In a notebook: a network's rich display (`_repr_html_`), parsed as a browser would;
 `nnc.load_string` on a cell's text, whose errors quote the cell's line with a caret; and
 the Pygments lexer that highlights .arch text."""
-import importlib.util
 import re
 from html.parser import HTMLParser
 
@@ -11,9 +10,6 @@ from conftest import ARCHITECTURES, IN_CI, needs_dot
 import nnc
 from nnc.present.report import ROW_HEADERS
 
-needs_pygments = pytest.mark.skipif(
-    importlib.util.find_spec("pygments") is None and not IN_CI,
-    reason="the lexer needs Pygments: pip install 'nnc[view]' (the test extras have it)")
 VOID = {"br", "hr", "img", "meta", "link", "input"}
 
 
@@ -139,7 +135,6 @@ def lex(text: str) -> list[tuple[str, str]]:
             if value.strip()]
 
 
-@needs_pygments
 @pytest.mark.parametrize("path", sorted(ARCHITECTURES.glob("*.arch")), ids=lambda p: p.stem)
 def test_every_shipped_file_lexes_without_errors(path):
     text = path.read_text()
@@ -151,14 +146,12 @@ def test_every_shipped_file_lexes_without_errors(path):
     assert "".join(value for _, value in tokens).rstrip("\n") == text.rstrip("\n")
 
 
-@needs_pygments
 def test_the_lexer_is_registered_for_arch_blocks_and_files():
     from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
     assert type(get_lexer_by_name("arch")).__name__ == "ArchLexer"
     assert type(get_lexer_for_filename("resnet50.arch")).__name__ == "ArchLexer"
 
 
-@needs_pygments
 def test_tokens_of_the_papers_notation():
     assert lex("conv2_x: maxpool3/2, bottleneck(64) x3  # ResNet\n") == [
         ("Token.Name.Label", "conv2_x"), ("Token.Punctuation", ":"),
@@ -180,7 +173,6 @@ def test_tokens_of_the_papers_notation():
     assert ("Token.Literal.Number", "25,557,032") in lex("expect params = 25,557,032\n")
 
 
-@needs_pygments
 def test_tokens_of_blocks_compounds_and_expressions():
     tokens = lex('block unit(w, s=1):\n    residual(shortcut=B):\n'
                  '        conv1-{4*w}/{s}, skip(down1)\nuse "base.arch"\n')

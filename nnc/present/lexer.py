@@ -1,7 +1,7 @@
 """A Pygments lexer for .arch files, so that Sphinx, MkDocs, Jupyter and anything else
 that highlights with Pygments colours ```arch blocks. pyproject.toml registers it as the
-entry point `arch` (pip install 'nnc[view]' brings Pygments); only this module imports
-Pygments.
+entry point `arch`. `nnc view` highlights its page's source with it too (nnc/present/
+listing.py).
 
 It follows nnc/lang/arch.lark: statements begin with a keyword (network, input, use,
 default, block, expect) or a row label (`conv1:`); compounds (residual, concat, gate,
