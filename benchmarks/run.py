@@ -7,7 +7,8 @@ cost of starting up), scale (generated ResNets of 1,000 to 100,000 residual unit
 build (`nnc build` against keras.applications), run (inference throughput with the same
 weights), grouped (AlexNet's grouped convs as nnc computes them, against TensorFlow's
 grouped Conv2D and against each split into two convs and a concat), onnx (nnc's ONNX
-backend against Keras's export through tf2onnx, and onnxruntime against Keras). Prints Markdown: the machine, one table per section and a summary of the
+backend against Keras's export through tf2onnx, and onnxruntime against Keras), view
+(`nnc view`'s page of the largest networks opened in headless Chromium). Prints Markdown: the machine, one table per section and a summary of the
 ratios against the targets of issue 8. About 12 minutes on 2 cores; --quick runs each
 measurement fewer times (about 5 minutes). benchmarks/RESULTS.md holds the results.
 """
@@ -21,11 +22,12 @@ import frontend
 import grouped
 import inference
 import onnx_route
+import view_load
 from common import QUIET, machine, seconds, table
 
 import build
 
-SECTIONS = ("frontend", "scale", "build", "run", "grouped", "onnx")
+SECTIONS = ("frontend", "scale", "build", "run", "grouped", "onnx", "view")
 
 
 def main() -> None:
@@ -79,6 +81,10 @@ def main() -> None:
         ran = onnx_route.inference(batch=8, batches=batches, warmup=1)
         section(f"ONNX inference, batch 8, medians of {batches} rounds",
                 onnx_route.inference_table(ran))
+    if "view" in args.only:
+        results["view"] = r = view_load.loading(repeat)
+        section(f"`nnc view`'s page in headless Chromium (best of {repeat + 2} loads)",
+                view_load.loading_table(r))
     section("Summary against the targets", summary(results))
 
 
@@ -116,6 +122,9 @@ def summary(results: dict) -> str:
     for name, ratio in results.get("grouped", {}).get("ratios", {}).items():
         rows.append([f"grouped: AlexNet images/s, nnc / {name}", f"{ratio:.3f}", "≥ 1",
                      verdict(ratio >= 1)])
+    for name, r in results.get("view", {}).items():
+        rows.append([f"view: {name}'s page, loaded and its script run", f"{r['load_ms']:.0f} ms",
+                     "< 1 s", verdict(r["load_ms"] < 1000)])
     return table(["measure", "measured", "target", "met"], rows)
 
 
