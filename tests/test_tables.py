@@ -88,7 +88,12 @@ def test_command_line_formats():
     out = run_nnc("stats", "--format", "csv", "architectures/resnet18.arch")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0] == "layer name,output size,layers,params,MACs"
-    bad = run_nnc("stats", "--format", "html", "architectures/resnet18.arch")
+    html = run_nnc("stats", "--format", "html", "architectures/resnet18.arch")
+    assert html.returncode == 0 and html.stdout.startswith("<table class='nnc-paper'>")
+    # ResNet-18's conv2_x in Table 1: [3×3, 64; 3×3, 64] ×2
+    assert ("<span class='nnc-bracket'><span class='nnc-stack'>3×3, 64<br>3×3, 64</span>"
+            "</span> ×2") in html.stdout
+    bad = run_nnc("stats", "--format", "rtf", "architectures/resnet18.arch")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
 
 

@@ -1,5 +1,5 @@
-"""The per-row table of `nnc stats --format markdown|latex|csv`, in a paper's own layout,
-ready to paste into a paper or a README.
+"""The per-row table of `nnc stats --format markdown|latex|csv|html`, in a paper's own
+layout, ready to paste into a paper, a README or a web page (`nnc view` shows the html).
 
 Layouts:
   resnet     ResNet's Table 1: each row's layers as the paper writes them, a block call
@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from html import escape
 
 from nnc.analysis.receptive import receptive_fields
 from nnc.analysis.stats import Stats
@@ -23,7 +24,7 @@ from nnc.ir.network import Layer
 from nnc.wording import dims, human
 
 LAYOUTS = ("auto", "resnet", "googlenet", "plain")
-FORMATS = ("markdown", "latex", "csv")
+FORMATS = ("markdown", "latex", "csv", "html")
 INCEPTION_COLUMNS = ("#1×1", "#3×3 reduce", "#3×3", "#5×5 reduce", "#5×5", "pool proj")
 
 
@@ -50,7 +51,7 @@ def render(stats: Stats, fmt: str, layout: str = "auto") -> str:
                                     for row in stats.network.rows) else "resnet"
     table = {"resnet": resnet_table, "googlenet": googlenet_table,
              "plain": plain_table}[layout](stats)
-    return {"markdown": markdown, "latex": latex, "csv": to_csv}[fmt](table)
+    return {"markdown": markdown, "latex": latex, "csv": to_csv, "html": html}[fmt](table)
 
 
 # --- layouts ----------------------------------------------------------------------------
@@ -245,3 +246,24 @@ def to_csv(table: Table) -> str:
                                    for x in lines_of(cell_text(v, k, "csv")))
                          for v, k in zip(row, table.kinds)])
     return buffer.getvalue().rstrip("\n")
+
+
+def html(table: Table) -> str:
+    """A bracket is a column of layers between tall square brackets, then ×n, as in
+    ResNet's Table 1 (the class names let a page style it; plain HTML still reads)."""
+    def line(x) -> str:
+        if not isinstance(x, Bracket):
+            return escape(x)
+        column = "<br>".join(escape(layer) for layer in x.layers)
+        return (f"<span class='nnc-bracket'><span class='nnc-stack'>{column}</span></span>"
+                f" ×{x.times}")
+
+    def cell(value, kind) -> str:
+        return "<br>".join(line(x) for x in lines_of(cell_text(value, kind, "html")))
+    align = ["num" if k != "text" else "" for k in table.kinds]
+    head = "".join(f"<th class='{a}'>{escape(h)}</th>" for h, a in zip(table.headers, align))
+    body = "".join("<tr>" + "".join(f"<td class='{a}'>{cell(v, k)}</td>"
+                                    for v, k, a in zip(row, table.kinds, align)) + "</tr>"
+                   for row in table.rows)
+    return (f"<table class='nnc-paper'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>")
