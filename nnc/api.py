@@ -52,6 +52,11 @@ def load_string(text: str, name: str = "cell.arch", limits: Limits = Limits()) -
         return compile_text(text, name, limits)
     except NncError as error:
         error.sources = {name: text}
+        if error.coord is not None and error.coord.file != name:  # in a file it uses
+            try:
+                error.sources[error.coord.file] = read_source(error.coord.file)
+            except NncError:
+                pass
         raise
 
 

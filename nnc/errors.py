@@ -116,10 +116,10 @@ class TrainError(NncError):
 
 def caret_lines(text: str, coord: Coord) -> list[str]:
     """The source line at `coord` and a caret under its column, indented by two spaces."""
-    all_lines = text.splitlines()
+    all_lines = text.split("\n")   # as the parser counts lines: not at U+2028 or a form feed
     if not 1 <= coord.line <= len(all_lines):
         return []
-    line = all_lines[coord.line - 1].expandtabs(1)
+    line = all_lines[coord.line - 1].removesuffix("\r").expandtabs(1)
     return [f"  {line}", "  " + " " * (coord.column - 1) + "^"]
 
 
