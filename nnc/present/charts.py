@@ -8,15 +8,17 @@ from html import escape
 
 from nnc.analysis.memory import Memory
 from nnc.analysis.paths import Paths
-from nnc.present.report import SHOWN_SHARE, path_summary
+from nnc.present.report import path_rows, path_summary
 from nnc.wording import human_bytes
 
 BAR_COLOUR = "#4a7ab5"
 LABEL_WIDTH = 230   # the memory chart's labels, left of the bars
 BAR_SPACE = 260     # the longest bar
 LINE_HEIGHT = 22
-COLUMN_WIDTH = 14   # one length's column in the histogram
+COLUMN_WIDTH = 16   # one length's column in the histogram
 PLOT_HEIGHT = 110
+AXIS = 44           # the histogram's axis, right of the tallest share's label
+TOP = 6
 
 
 def memory_chart(m: Memory) -> str:
@@ -42,27 +44,27 @@ def memory_chart(m: Memory) -> str:
 
 
 def paths_chart(p: Paths) -> str:
-    """A column per path length (residual bodies passed through) holding at least
-    SHOWN_SHARE of the paths, its height the share; or, without residual units, the one
-    line of the text report."""
+    """A column per path length (residual bodies passed through), its height the share
+    of paths, with the rare lengths at either end summed as the text report sums them;
+    or, without residual units, the one line of the text report."""
     summary = path_summary(p)
     if not p.units:
         return f"<p class='nnc-chart nnc-paths'>{escape(summary[0])}</p>"
-    shown = [k for k in p.lengths if p.fraction(k) >= SHOWN_SHARE]
-    top = max(p.fraction(k) for k in shown)
-    parts = []
-    for i, k in enumerate(shown):
-        share = p.fraction(k)
+    rows = path_rows(p)
+    top = max(share for _, share in rows)
+    parts = [f"<text x='0' y='10'>{top:.1%}</text>",
+             f"<line x1='{AXIS}' y1='{TOP}' x2='{AXIS}' y2='{TOP + PLOT_HEIGHT}' stroke='#999'/>"]
+    for i, (label, share) in enumerate(rows):
         height = max(1, round(PLOT_HEIGHT * share / top))
-        x = i * COLUMN_WIDTH
-        parts.append(f"<rect x='{x}' y='{PLOT_HEIGHT - height}' width='{COLUMN_WIDTH - 2}' "
-                     f"height='{height}' fill='{BAR_COLOUR}'>"
-                     f"<title>length {k}: {share:.2%} of paths</title></rect>")
-        if i % max(1, len(shown) // 8) == 0:
-            parts.append(f"<text x='{x}' y='{PLOT_HEIGHT + 14}'>{k}</text>")
-    width = max(len(shown) * COLUMN_WIDTH, 200)
-    caption = "; ".join(summary)
-    return chart(caption, width, PLOT_HEIGHT + 20, "".join(parts), "paths")
+        x = AXIS + 4 + i * COLUMN_WIDTH
+        parts.append(f"<rect x='{x}' y='{TOP + PLOT_HEIGHT - height}' "
+                     f"width='{COLUMN_WIDTH - 2}' height='{height}' fill='{BAR_COLOUR}'>"
+                     f"<title>length {label}: {share:.2%} of paths</title></rect>")
+        if i % max(1, len(rows) // 10) == 0 or not label[0].isdigit():
+            parts.append(f"<text x='{x}' y='{TOP + PLOT_HEIGHT + 14}'>{escape(label)}</text>")
+    width = max(AXIS + 4 + len(rows) * COLUMN_WIDTH + 20, 240)
+    caption = "; ".join(summary) + " (column heights: share of paths, the tallest labelled)"
+    return chart(caption, width, TOP + PLOT_HEIGHT + 20, "".join(parts), "paths")
 
 
 def chart(caption: str, width: int, height: int, body: str, name: str) -> str:

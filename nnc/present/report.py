@@ -120,20 +120,27 @@ def path_summary(p: Paths) -> list[str]:
     return lines
 
 
-def format_paths(p: Paths) -> list[str]:
-    """The path-length distribution drawn as a horizontal histogram."""
-    lines = path_summary(p)
-    if not p.units:
-        return lines
+def path_rows(p: Paths) -> list[tuple[str, float]]:
+    """(length, share) for each length holding at least SHOWN_SHARE of the paths, with
+    the shorter and longer ones summed into a `≤n` and a `≥n` row where there are any."""
     lengths = list(p.lengths)
     shown = [k for k in lengths if p.fraction(k) >= SHOWN_SHARE]
-    top = max(p.fraction(k) for k in shown)
     rows = []
     if shown[0] > lengths[0]:
         rows.append((f"≤{shown[0] - 1}", p.share(lengths[0], shown[0] - 1)))
     rows += [(str(k), p.fraction(k)) for k in shown]
     if shown[-1] < lengths[-1]:
         rows.append((f"≥{shown[-1] + 1}", p.share(shown[-1] + 1, lengths[-1])))
+    return rows
+
+
+def format_paths(p: Paths) -> list[str]:
+    """The path-length distribution drawn as a horizontal histogram."""
+    lines = path_summary(p)
+    if not p.units:
+        return lines
+    rows = path_rows(p)
+    top = max(share for _, share in rows)
     lines.append("  length   share")
     lines += [f"  {label:>6} {share:7.2%} {bar(share / top)}" for label, share in rows]
     return lines
