@@ -1,10 +1,16 @@
 """Every `nnc` command the README shows runs as written, in a folder that holds only the
 repository's architectures/ and tests/fixtures/ (as a fresh clone does), in the order
-the README gives them; and the README's transcript of an error is what nnc prints."""
+the README gives them; and the README's transcript of an error is what nnc prints.
+
+A command that serves (`nnc view … --serve`) runs until it is stopped: it is run on a
+free port (`--port 0` added, as 8000 may be taken), must answer its page, and must stop
+cleanly on Ctrl-C (SIGINT)."""
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 from conftest import ROOT
@@ -61,9 +67,30 @@ def test_the_error_transcript_is_what_nnc_prints(tmp_path):
     assert result.stderr == output
 
 
+def serve(command: str, folder) -> tuple[int, str]:
+    """Start a serving command, fetch its page, stop it with Ctrl-C: its exit status and
+    what it wrote to stderr."""
+    line = command.replace("nnc ", f"{sys.executable} -m nnc ", 1) + " --port 0"
+    server = subprocess.Popen(line.split(), cwd=folder, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        address = re.search(r"serving at (\S+)", server.stdout.readline())
+        assert address, command
+        with urllib.request.urlopen(address.group(1), timeout=30) as page:
+            assert page.status == 200 and b"<h1>network " in page.read()
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, errors = server.communicate(timeout=30)
+    return server.returncode, errors
+
+
 @pytest.mark.slow
 def test_every_readme_command_runs_as_written(clone):
     for command in commands():
-        result = nnc(command, clone)
-        assert result.returncode == 0, f"{command}\n{result.stderr[-3000:]}"
-        assert "Traceback" not in result.stderr, command
+        if "--serve" in command.split():
+            code, errors = serve(command, clone)
+        else:
+            result = nnc(command, clone)
+            code, errors = result.returncode, result.stderr
+        assert code == 0, f"{command}\n{errors[-3000:]}"
+        assert "Traceback" not in errors, command

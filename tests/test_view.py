@@ -42,7 +42,8 @@ def test_the_page_is_one_file_that_fetches_nothing(tmp_path):
     page = Page(html)
     assert code == 0 and page.mismatched == [] and page.open == []
     assert not re.search(r"""(src|href)\s*=\s*['"]?(https?:|//|file:)""", html)
-    assert "<link" not in html and "@import" not in html and "url(" not in html
+    assert re.findall(r"<link[^>]*>", html) == ["<link rel='icon' href='data:,'>"]
+    assert "@import" not in html and "url(" not in html
     assert not re.search(r"<script[^>]*\bsrc=", html)
 
 
@@ -54,16 +55,31 @@ def test_the_layer_table_expands_from_rows_to_calls_to_layers(tmp_path, referenc
     top = [c[0] for c, lv in zip(cells, level) if lv == 0]
     written = re.findall(r"^(\w+):", (ARCHITECTURES / "resnet50.arch").read_text(), re.M)
     assert top == written
-    calls = [c[0] for c, lv in zip(cells, level) if lv == 1 and c[0].startswith("conv3_x")]
-    assert calls == ["conv3_x.1", "conv3_x.2", "conv3_x.3", "conv3_x.4"]   # Table 1: ×4
+    conv3 = [(c[0], c[5]) for c, lv in zip(cells, level) if c[0].startswith("conv3_x")]
+    # Table 1: conv3_x is 4 bottlenecks of 3 weight layers each: depth 12 in the row's
+    # line, 3 in each call's (the depth column counts within the line, as papers do)
+    assert conv3[0] == ("conv3_x", "12")
+    assert [c for c in conv3 if c[0].count(".") == 1] == [
+        (f"conv3_x.{i}", "3") for i in (1, 2, 3, 4)]
     # the leaves are every layer once, and their params add up to torchvision's count
     # plus BatchNorm's moving statistics (2 per channel: as Keras counts them)
     leaves = [c for (lv, attrs, _), c in zip(rows, cells) if "data-layer" in attrs]
     names = [c[0] for c in leaves]
-    assert len(names) == len(set(names)) == len(data_of(html)[0]["layers"]) - 1  # no input
+    layers = {layer["name"]: layer for layer in data_of(html)[0]["layers"]}
+    assert len(names) == len(set(names)) == len(layers) - 1  # all but the input
     trainable = reference["resnet"]["trainable_params_torchvision"][50]
-    batchnorm_channels = sum(int(c[3].split("×")[-1]) for c in leaves if c[1] == "bn")
+    batchnorm_channels = sum(int(layer["shape"].split("×")[-1]) for layer in layers.values()
+                             if layer["kind"] == "bn")
     assert sum(int(c[6].replace(",", "")) for c in leaves) == trainable + 2 * batchnorm_channels
+
+
+def test_the_page_has_the_papers_table_with_its_brackets(tmp_path):
+    html = view(tmp_path, ARCHITECTURES / "resnet50.arch")[1]
+    brackets = re.findall(r"<span class='nnc-stack'>(.*?)</span></span> ×(\d+)", html)
+    # ResNet's Table 1, the 50-layer column
+    assert [(stack.split("<br>"), int(times)) for stack, times in brackets] == [
+        (["1×1, 64", "3×3, 64", "1×1, 256"], 3), (["1×1, 128", "3×3, 128", "1×1, 512"], 4),
+        (["1×1, 256", "3×3, 256", "1×1, 1024"], 6), (["1×1, 512", "3×3, 512", "1×1, 2048"], 3)]
 
 
 @needs_dot
@@ -72,7 +88,7 @@ def test_every_diagram_node_lists_its_layers_and_every_layer_is_in_one_node(tmp_
     data = data_of(html)[0]
     listed = sorted(i for layers in data["nodes"].values() for i in layers)
     assert listed == list(range(len(data["layers"])))
-    titles = re.findall(r"<g id=\"node\d+\" class=\"node\">\s*<title>(\w+)</title>", html)
+    titles = re.findall(r"<g id=\"p0-node\d+\" class=\"node\">\s*<title>(\w+)</title>", html)
     assert sorted(titles) == sorted(data["nodes"])
     conv1 = next(layers for layers in data["nodes"].values()
                  if data["layers"][layers[0]]["name"] == "conv1.conv1")
@@ -123,13 +139,15 @@ def test_lints_are_shown_under_their_lines_on_a_page_that_checks(tmp_path):
     assert code == 0
     assert re.search(r"id='p0-L3'.*?</div><div class='nnc-problem nnc-warning' "
                      r"data-line='3'>.*?bias", html, re.S)
-    assert "<h2>Layers</h2>" in html   # the page is whole: the lint does not replace it
+    assert "<h2>Layers: rows, block calls, layers</h2>" in html   # the lint replaces nothing
 
 
 def test_two_files_are_shown_side_by_side_under_the_diff(tmp_path):
     code, html = view(tmp_path, ARCHITECTURES / "vggC.arch", ARCHITECTURES / "vggD.arch")
     assert code == 0 and Page(html).mismatched == []
     assert html.count("<section class='nnc-panel'") == 2 and "nnc-pair" in html
+    ids = re.findall(r" id=[\"']([^\"']+)[\"']", html)
+    assert len(ids) == len(set(ids)) > 100   # the two diagrams' elements too
     diff = Page(html[html.index("<div class='nnc-diff'>"):html.index("<div class='nnc-pair'>")])
     changed = [row for row in diff.tables[None] if row[:1] == ["conv3.conv3"]]
     # VGG Table 1: C's third conv of stage 3 is 1×1, D's is 3×3 (256 channels)
@@ -137,19 +155,64 @@ def test_two_files_are_shown_side_by_side_under_the_diff(tmp_path):
                         f"+{(9 - 1) * 256 * 256:,}"]]
 
 
+def test_an_error_in_a_used_file_shows_under_the_call_that_reached_it(tmp_path):
+    (tmp_path / "lib.arch").write_text("network lib\ninput 8x8x1\nblock thing(c):\n"
+                                       "    conv3-{c}, relu\n    fc-10, maxpool2\n")
+    main = tmp_path / "main.arch"
+    main.write_text('network main\nuse "lib.arch"\ninput 8x8x1\ns:  thing(4)\nfc: fc-10\n')
+    code, html = view(tmp_path, main)
+    assert code == 2
+    shown = re.search(r"id='p0-L4'.*?</div><div class='nnc-problem nnc-error' data-line='4'>"
+                      r"<code class='nnc-caret'>( *)\^</code><pre>([^<]*)</pre>", html, re.S)
+    assert shown and len(shown.group(1)) == 4   # under `thing(4)`, column 5
+    assert f"{tmp_path / 'lib.arch'}:5:12: error: maxpool2" in shown.group(2)
+    assert "      fc-10, maxpool2\n             ^" in shown.group(2)   # lib.arch's own line
+
+
+def test_names_and_comments_cannot_break_out_of_the_page(tmp_path):
+    folder = tmp_path / "<!--<script>"
+    folder.mkdir()
+    arch = folder / "x'\"<b>.arch"
+    arch.write_text("# </script><script>alert(1)</script> <!-- & \"quotes\"\n"
+                    "network x\ninput 8x8x1\nfc: fc-10\n")
+    code, html = view(tmp_path, arch)
+    assert code == 0 and Page(html).mismatched == []
+    assert len(re.findall(r"<script\b", html)) == 2   # the data and the page's own script
+    assert "alert(1)" in html and "<script>alert" not in html
+    assert data_of(html)[0]["file"] == str(arch)
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda p: p.write_bytes(b"network x\ninput 8x8x1\n# caf\xe9\nfc: fc-10\n"), "UTF-8"),
+    (lambda p: p.mkdir(), "Is a directory"),
+    (lambda p: None, "No such file"),
+])
+def test_a_file_that_cannot_be_read_gives_a_page_too_beside_a_good_one(
+        tmp_path, capsys, write, message):
+    bad = tmp_path / "bad.arch"
+    write(bad)
+    code, html = view(tmp_path, bad, ARCHITECTURES / "lenet5.arch")
+    assert code == 2 and message in capsys.readouterr().err
+    assert html.count("<section class='nnc-panel'") == 2
+    assert f"no diff: {bad} does not check." in html
+    assert "network lenet5" in html and "does not check: 1 error" in html
+
+
 @pytest.mark.parametrize("args, message", [
     (["vggA.arch"], "say where the page goes: -o report.html to write it, or --serve"),
     (["vggA.arch", "-o", "x.png"], "its name must end in .html. Received: x.png"),
     (["vggA.arch", "vggB.arch", "vggC.arch", "-o", "x.html"], "Received: 3 files"),
-    (["missing.arch", "-o", "x.html"], "missing.arch"),
+    (["vggA.arch", "-o", "no/such/folder/x.html"], "/no/such/folder' does not exist"),
+    (["vggA.arch", "-o", "a-folder.html"], "cannot write the page over a folder"),
 ])
 def test_mistakes_exit_2_with_one_message(tmp_path, capsys, args, message):
-    files = [str(ARCHITECTURES / a) if a.endswith(".arch") and a != "missing.arch" else
-             str(tmp_path / a) if a == "missing.arch" else a for a in args]
+    (tmp_path / "a-folder.html").mkdir()
+    files = [str(ARCHITECTURES / a) if a.endswith(".arch") else str(tmp_path / a)
+             if a.endswith(".html") else a for a in args]
     assert cli.main(["view", *files]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
-    assert not (ROOT / "x.html").exists() and not (ROOT / "x.png").exists()
+    assert not (tmp_path / "x.html").exists() and not (tmp_path / "x.png").exists()
 
 
 def test_view_never_imports_tensorflow_keras_jax_or_torch(tmp_path):
@@ -212,6 +275,12 @@ def test_the_live_server_shows_each_saved_version_on_loopback_only(tmp_path):
         os.utime(arch, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
         assert "does not check: 1 error" in get(url)[1]
         assert get(url + "etc/passwd")[0] == 404
+        rebound = urllib.request.Request(url, headers={"Host": f"evil.example:{port}"})
+        with pytest.raises(urllib.error.HTTPError, match="403"):   # DNS rebinding
+            urllib.request.urlopen(rebound, timeout=10)
+        head = urllib.request.Request(url, method="HEAD")
+        with urllib.request.urlopen(head, timeout=10) as answer:
+            assert answer.status == 200 and answer.read() == b""
         other = own_address()
         if other is not None:   # nothing listens there
             with pytest.raises(OSError):

@@ -1,10 +1,16 @@
 """`nnc view`'s page in a real browser (Debian's headless Chromium, which CI installs):
 it renders without console errors, clicking a diagram node shows that node's layers and
-their figures, the layer table expands, a source line shows the layers it made, the
-wheel zooms the diagram, and a broken file's page shows the error under its line."""
+their figures, the layer table expands, a source line shows the layers it made, Ctrl and
+the wheel zoom the diagram about the pointer, two files' pages share one details box, a
+broken file's page shows the error under its line (tabs and all), and a page served with
+--serve reloads itself when the file is saved."""
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 from conftest import ARCHITECTURES, IN_CI, ROOT, needs_dot
@@ -17,7 +23,7 @@ from browser import headless_chromium, missing  # noqa: E402
 pytestmark = pytest.mark.skipif(missing() is not None and not IN_CI,
                                 reason=f"no browser to drive: {missing()}; CI installs it")
 
-BROKEN = "network broken\ninput 32x32x3\nconv1: conv3-16, bn, relu\nfc: fc-10, softmaxx\n"
+BROKEN = "network broken\ninput 32x32x3\nconv1: conv3-16, bn, relu\nfc:\tfc-10,\tsoftmaxx\n"
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +37,11 @@ def pages(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pages")
     (folder / "broken.arch").write_text(BROKEN)
     made = {}
-    for name, source in (("resnet50", ARCHITECTURES / "resnet50.arch"),
-                         ("broken", folder / "broken.arch")):
+    for name, sources in (("resnet50", [ARCHITECTURES / "resnet50.arch"]),
+                          ("broken", [folder / "broken.arch"]),
+                          ("pair", [ARCHITECTURES / "vggC.arch", ARCHITECTURES / "vggD.arch"])):
         made[name] = folder / f"{name}.html"
-        cli.main(["view", str(source), "-o", str(made[name])])
+        cli.main(["view", *map(str, sources), "-o", str(made[name])])
     return made
 
 
@@ -90,16 +97,38 @@ def test_the_layer_table_expands_and_a_source_line_shows_what_it_made(browser, p
 
 
 @needs_dot
-def test_the_wheel_zooms_the_diagram_about_the_pointer(browser, pages):
+def test_ctrl_and_the_wheel_zoom_the_diagram_about_the_pointer(browser, pages):
     open_page(browser, pages["resnet50"])
-    width = browser.execute_script("""
+    before, after, plain = browser.execute_script("""
         const svg = document.querySelector('#p0 .nnc-diagram svg');
-        const before = svg.viewBox.baseVal.width;
         const box = svg.getBoundingClientRect();
-        svg.dispatchEvent(new WheelEvent('wheel', {deltaY: -100, bubbles: true, cancelable: true,
-            clientX: box.left + box.width / 2, clientY: box.top + box.height / 2}));
-        return [before, svg.viewBox.baseVal.width];""")
-    assert width[1] == pytest.approx(width[0] / 1.2)
+        const x = box.left + box.width * 0.3, y = box.top + box.height * 0.6;
+        const under = () => {   // the diagram's point under the pointer, and the zoom
+          const p = svg.createSVGPoint(); p.x = x; p.y = y;
+          const q = p.matrixTransform(svg.getScreenCTM().inverse());
+          return [q.x, q.y, svg.viewBox.baseVal.width];
+        };
+        const wheel = ctrl => svg.dispatchEvent(new WheelEvent('wheel', {deltaY: -100,
+            ctrlKey: ctrl, bubbles: true, cancelable: true, clientX: x, clientY: y}));
+        const first = under();
+        wheel(true);
+        const second = under();
+        wheel(false);   // the wheel alone is the page's: no zoom
+        return [first, second, under()];""")
+    assert after[2] == pytest.approx(before[2] / 1.2)
+    assert after[:2] == pytest.approx(before[:2], abs=before[2] * 1e-3)   # float32 viewBox
+    assert plain == pytest.approx(after)
+
+
+def test_two_pages_side_by_side_share_one_details_box(browser, pages):
+    open_page(browser, pages["pair"])
+    browser.find_element("css selector", "#p0 tr[data-key='r0']").click()
+    browser.find_element("css selector", "#p1 tr[data-key='r0']").click()
+    shown = [box.is_displayed() for box in
+             browser.find_elements("css selector", ".nnc-details")]
+    assert shown == [False, True]
+    assert browser.find_elements("css selector", "#p0 .nnc-picked") == []
+    assert console_errors(browser) == []
 
 
 def test_a_broken_files_page_shows_the_error_under_its_line(browser, pages):
@@ -123,3 +152,28 @@ def test_a_broken_files_page_shows_the_error_under_its_line(browser, pages):
         range.setEnd(c.firstChild, c.textContent.length);
         return range.getBoundingClientRect().left;""", caret)
     assert abs(caret_x - word) < 1.5   # the caret stands under the misspelt word's first letter
+
+
+def test_a_served_page_reloads_itself_when_the_file_is_saved(browser, tmp_path):
+    arch = tmp_path / "live.arch"
+    arch.write_text("network live\ninput 8x8x1\nconv1: conv3-4\nfc: fc-10\n")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "nnc", "view", str(arch), "--serve", "--port", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = re.search(r"serving at (\S+)", server.stdout.readline()).group(1)
+        browser.get(url)
+        params = "return document.querySelector('.nnc-totals td').textContent"
+        assert browser.execute_script(params) == f"{(9 + 1) * 4 + (8 * 8 * 4 + 1) * 10:,}"
+        arch.write_text("network live\ninput 8x8x1\nconv1: conv3-8\nfc: fc-10\n")
+        expected = f"{(9 + 1) * 8 + (8 * 8 * 8 + 1) * 10:,}"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:   # the page asks twice a second
+            time.sleep(0.2)
+            if browser.execute_script(params) == expected:
+                break
+        assert browser.execute_script(params) == expected
+        assert console_errors(browser) == []
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=20)

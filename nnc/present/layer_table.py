@@ -12,7 +12,9 @@ from html import escape
 
 from nnc.analysis.compiled import Compiled
 from nnc.analysis.receptive import Field
+from nnc.analysis.stats import window_of
 from nnc.ir.network import Layer, Network
+from nnc.present.draw import layer_title
 from nnc.present.report import ROW_HEADERS, ROW_NUMERIC, row_cells
 from nnc.wording import dims, human
 
@@ -29,13 +31,17 @@ def layer_figures(net: Network, fields: dict[str, Field], depth: dict) -> list[d
             for name, layer in net.layers.items()]
 
 
-def lines_made(net: Network) -> dict[int, list[int]]:
+def lines_made(net: Network, use_line: int | None) -> dict[int, list[int]]:
     """For each line of the network's own file, the layers it made: written there, or
-    made by a block call written there."""
+    made by a block call written there; a layer that no line of this file made came
+    from a file it uses, through its `use` line."""
     made: dict[int, list[int]] = {}
     for index, layer in enumerate(net.layers.values()):
         places = {layer.coord, *(frame.called_at for frame in layer.chain)}
-        for line in sorted({c.line for c in places if c.file == net.file}):
+        lines = sorted({c.line for c in places if c.file == net.file})
+        if not lines and use_line is not None:
+            lines = [use_line]
+        for line in lines:
             made.setdefault(line, []).append(index)
     return made
 
@@ -46,14 +52,13 @@ def table_html(compiled: Compiled, fields: dict[str, Field]) -> str:
     index = {name: i for i, name in enumerate(net.layers)}
     body = []
     for number, (row, cells) in enumerate(zip(net.rows, row_cells(stats, fields))):
-        children = row_children(net, row.nodes)
         key = f"r{number}"
         single = len(row.nodes) == 1 and not net.layers[row.nodes[0]].calls
         layer_id = index[row.nodes[0]] if single else None
         body.append(tr(cells, 0, key, None, expandable=not single, layer=layer_id,
                        line=row.coord.line))
         if not single:
-            body += [html for child in children
+            body += [html for child in row_children(net, row.nodes)
                      for html in child_rows(net, child, key, fields, stats.depth, index)]
     head = "".join(f"<th class='{'num' if i in ROW_NUMERIC else ''}'>{escape(h)}</th>"
                    for i, h in enumerate(ROW_HEADERS))
@@ -78,7 +83,7 @@ def child_rows(net: Network, child, parent: str, fields, depth, index) -> list[s
     call, nodes = child
     if call is None:
         [node] = nodes
-        return [tr(layer_cells(net.layers[node], fields, depth), 1, None, parent,
+        return [tr(layer_cells(net, net.layers[node], fields, depth), 1, None, parent,
                    layer=index[node], line=net.layers[node].coord.line)]
     key = f"{parent}c{index[nodes[0]]}"
     last = net.layers[nodes[-1]]
@@ -87,16 +92,31 @@ def child_rows(net: Network, child, parent: str, fields, depth, index) -> list[s
     macs = sum(net.layers[n].macs for n in nodes)
     connections = sum(net.layers[n].connections for n in nodes)
     cells = [call, frame.call, "", dims(last.shape), fields[last.name].text(),
-             str(depth.get(last.name, 0)), f"{params:,}", human(macs), f"{connections:,}"]
+             str(depth_within(net, nodes, depth)), f"{params:,}", human(macs),
+             f"{connections:,}"]
     rows = [tr(cells, 1, key, parent, expandable=True, line=frame.called_at.line)]
-    rows += [tr(layer_cells(net.layers[n], fields, depth), 2, None, key, layer=index[n],
+    rows += [tr(layer_cells(net, net.layers[n], fields, depth), 2, None, key, layer=index[n],
                 line=net.layers[n].coord.line) for n in nodes]
     return rows
 
 
-def layer_cells(layer: Layer, fields, depth) -> list[str]:
-    return [layer.name, layer.kind.name, layer.kind.describe(layer.attrs), dims(layer.shape),
-            fields[layer.name].text(), str(depth.get(layer.name, 0)),
+def depth_within(net: Network, nodes: list[str], depth: dict) -> int:
+    """Weight layers on the longest path through these layers, as the rows' depth
+    column counts them (a row's depth is its own, not the depth from the input)."""
+    first = net.layers[nodes[0]]
+    below = max((depth[i] for i in first.inputs), default=0)
+    return depth[nodes[-1]] - below
+
+
+def layer_cells(net: Network, layer: Layer, fields, depth) -> list[str]:
+    """A layer under the row's columns: its kind, what it is, its window where it
+    slides one, and 1 in the depth column for a weight layer."""
+    patch = ""
+    if layer.kind.sliding:
+        (kh, kw), (sh, _) = window_of(net, layer)
+        patch = f"{kh}×{kw}/{sh}"
+    return [layer.name, layer_title(layer, expand=False), patch, dims(layer.shape),
+            fields[layer.name].text(), str(int(layer.kind.weight_layer)),
             f"{sum(layer.params):,}", human(layer.macs), f"{layer.connections:,}"]
 
 

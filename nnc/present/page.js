@@ -5,6 +5,8 @@
 "use strict";
 
 const MAX_LISTED = 40;  // a details box lists this many layers, then says how many more
+const MAX_START = 1.5;  // the diagram is first shown at most this much larger than drawn
+const MAX_ZOOM = 40;    // and zoomed at most this much in or out of its fitted view
 
 function number(n) { return n.toLocaleString("en-US"); }
 
@@ -22,10 +24,20 @@ function setUpPanel(panel) {
   const details = panel.querySelector(".nnc-details");
   const key = panel.dataset.panel;
 
+  // A line that made layers shows them; any other line (a comment, a block's header,
+  // an error's line on a page that does not check) is only marked.
   function showLine(line) {
     const target = document.getElementById(`${key}-L${line}`);
     if (target) target.scrollIntoView({ block: "center" });
-    pick([...(data.lines[line] || [])], `line ${line}`, [line]);
+    const made = data.lines[line] || [];
+    if (made.length) { pick([...made], `line ${line}`, [line]); return; }
+    unpick();
+    if (target) target.classList.add("nnc-picked");
+  }
+
+  function unpick() {
+    document.querySelectorAll(".nnc-picked").forEach(n => n.classList.remove("nnc-picked"));
+    document.querySelectorAll(".nnc-details").forEach(box => { box.hidden = true; });
   }
 
   function layerBlock(layer) {
@@ -37,15 +49,17 @@ function setUpPanel(panel) {
       ["params", `${number(layer.trainable + layer.non_trainable)}` +
         (layer.non_trainable ? ` (${number(layer.non_trainable)} non-trainable)` : "")],
       ["MACs", `${number(layer.macs)} (${layer.macs_text})`],
-      ["field/stride", layer.field], ["depth", String(layer.depth)],
+      ["field/stride", layer.field], ["depth from input", String(layer.depth)],
       ["row", layer.row || ""],
     ];
     rows.forEach(([k, v]) => { dl.append(el("dt", {}, k)); dl.append(el("dd", {}, v)); });
     dl.append(el("dt", {}, "source"));
     const where = el("dd");
-    const link = el("a", { href: `#${key}-L${layer.line}`, "data-line": layer.line },
-      `${layer.file}:${layer.line}:${layer.column}`);
-    where.append(link);
+    const position = `${layer.file}:${layer.line}:${layer.column}`;
+    // a layer written in a file this one uses has no line here to go to
+    where.append(layer.file === data.file
+      ? el("a", { href: `#${key}-L${layer.line}`, "data-line": layer.line }, position)
+      : el("span", {}, position));
     layer.chain.forEach(frame => where.append(el("div", { class: "nnc-chain" }, frame)));
     dl.append(where);
     box.append(dl);
@@ -53,7 +67,7 @@ function setUpPanel(panel) {
   }
 
   function pick(indices, title, lines) {
-    panel.querySelectorAll(".nnc-picked").forEach(n => n.classList.remove("nnc-picked"));
+    unpick();
     indices.forEach(i => {
       let row = panel.querySelector(`tr[data-layer="${i}"]`);
       while (row && row.hidden) row = panel.querySelector(`tr[data-key="${row.dataset.parent}"]`);
@@ -61,14 +75,15 @@ function setUpPanel(panel) {
       const node = nodeOf[i] && findNode(panel, nodeOf[i]);
       if (node) node.classList.add("nnc-picked");
     });
-    const shown = lines || [...new Set(indices.map(i => data.layers[i].line))];
+    const shown = lines || [...new Set(indices.filter(i => data.layers[i].file === data.file)
+      .map(i => data.layers[i].line))];
     shown.forEach(line => {
       const row = document.getElementById(`${key}-L${line}`);
       if (row) row.classList.add("nnc-picked");
     });
     details.replaceChildren();
     const close = el("button", { class: "nnc-close", "aria-label": "close" }, "×");
-    close.addEventListener("click", () => { details.hidden = true; });
+    close.addEventListener("click", unpick);
     const layers = indices.map(i => data.layers[i]);
     const params = layers.reduce((s, l) => s + l.trainable + l.non_trainable, 0);
     const macs = layers.reduce((s, l) => s + l.macs, 0);
@@ -137,21 +152,31 @@ function toggle(panel, row) {
 function zoomable(box, panel, onNode) {
   const svg = box.querySelector("svg");
   const base = svg.viewBox.baseVal;
-  const fit = { x: base.x, y: base.y, w: base.width, h: base.height };
+  // Fitted, a small network is not blown up past MAX_START times its drawn size.
+  const grow = Math.min(box.clientWidth / base.width, box.clientHeight / base.height) / MAX_START;
+  const margin = Math.max(grow, 1);
+  const fit = { x: base.x - base.width * (margin - 1) / 2, y: base.y,
+    w: base.width * margin, h: base.height * margin };
   let view = { ...fit };
   const apply = () => svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
   const scale = () => Math.max(view.w / box.clientWidth, view.h / box.clientHeight);
   function zoom(factor, cx, cy) {
+    const width = Math.min(Math.max(view.w * factor, fit.w / MAX_ZOOM), fit.w * MAX_ZOOM);
+    factor = width / view.w;
     view = { x: cx - (cx - view.x) * factor, y: cy - (cy - view.y) * factor,
       w: view.w * factor, h: view.h * factor };
     apply();
   }
+  if (margin > 1) apply();
   function toSvg(event) {
     const point = svg.createSVGPoint();
     point.x = event.clientX; point.y = event.clientY;
     return point.matrixTransform(svg.getScreenCTM().inverse());
   }
+  // Ctrl with the wheel (a touchpad's pinch too) zooms; the wheel alone scrolls the page,
+  // which a diagram filling most of the window would otherwise stop.
   box.addEventListener("wheel", event => {
+    if (!event.ctrlKey && !event.metaKey) return;
     event.preventDefault();
     const at = toSvg(event);
     zoom(event.deltaY > 0 ? 1.2 : 1 / 1.2, at.x, at.y);

@@ -26,11 +26,19 @@ from nnc.analysis.paths import count_paths
 from nnc.analysis.receptive import receptive_fields
 from nnc.errors import ArchIOError, NncError
 from nnc.lang.expand import Limits
+from nnc.lang.parse import MAX_FILE_BYTES, read_source
 from nnc.present.charts import memory_chart, paths_chart
 from nnc.present.draw import drawing
 from nnc.present.layer_table import layer_figures, lines_made, table_html
-from nnc.present.listing import highlight_css, listing_html
+from nnc.present.listing import (
+    highlight_css,
+    listing_html,
+    placed_at,
+    quoted_sources,
+    use_line,
+)
 from nnc.present.notebook import NO_DIAGRAM, totals_html
+from nnc.present.tables import render
 from nnc.wording import dims
 
 
@@ -48,18 +56,29 @@ class Panel:
         return [p for p in self.problems if p.severity == "error"]
 
 
-def panel_for(path: str, source: str, limits: Limits = Limits(), strict: bool = False) -> Panel:
-    """Compile the text, keeping whatever went wrong for the page instead of raising."""
+def panel_for(path: str, limits: Limits = Limits(), strict: bool = False) -> Panel:
+    """Read and compile the file, keeping whatever went wrong for the page instead of
+    raising: a file that cannot be read or decoded shows what of it can be."""
     try:
+        source = read_source(path)
         compiled = compile_text(source, path, limits)
     except NncError as error:
-        return Panel(path, source, None, [error])
+        return Panel(path, readable_text(path), None, [error])
     problems = lint(compiled.network) + check_expectations(compiled)
     for problem in problems:
         if strict:
             problem.severity = "error"
     problems.sort(key=lambda p: (p.coord.line, p.coord.column) if p.coord else (0, 0))
     return Panel(path, source, compiled, problems)
+
+
+def readable_text(path: str) -> str:
+    """The file's text with undecodable bytes replaced, or nothing if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def page_html(panels: list[Panel], diff_html: str = "", version: str | None = None) -> str:
@@ -71,6 +90,7 @@ def page_html(panels: list[Panel], diff_html: str = "", version: str | None = No
     layout = "nnc-pair" if len(panels) > 1 else "nnc-single"
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width'><title>{escape(title)}</title>"
+            "<link rel='icon' href='data:,'>"   # no favicon to ask a server for
             f"<style>{asset('page.css')}\n{highlight_css()}</style></head>"
             f"<body{f' data-version={quoteattr(version)}' if version else ''}>{diff_html}"
             f"<div class='{layout}'>{body}</div>"
@@ -83,23 +103,29 @@ def asset(name: str) -> str:
 
 def panel_html(key: str, panel: Panel) -> str:
     """A file's section of the page; its figures for the script in a JSON block."""
+    data = {"file": panel.path, "layers": [], "nodes": {}, "lines": {}}
     if panel.compiled is None:
         sections = [broken_header(key, panel), source_section(key, panel)]
-        data = {"layers": [], "nodes": {}, "lines": {}}
     else:
-        net = panel.compiled.network
+        compiled = panel.compiled
+        net = compiled.network
         fields = receptive_fields(net)
-        svg, members = diagram_svg(panel.compiled)
+        svg, members = diagram_svg(compiled, key)
         index = {name: i for i, name in enumerate(net.layers)}
-        data = {"layers": layer_figures(net, fields, panel.compiled.stats.depth),
-                "nodes": {node: [index[n] for n in layers] for node, layers in members.items()},
-                "lines": lines_made(net)}
+        data.update(layers=layer_figures(net, fields, compiled.stats.depth),
+                    nodes={node: [index[n] for n in layers] for node, layers in members.items()},
+                    lines=lines_made(net, use_line(panel.source)))
         sections = [header(panel), problem_links(key, panel),
-                    section("Layers", table_html(panel.compiled, fields), "nnc-table"),
+                    section("The paper's table", render(compiled.stats, "html"), "nnc-table"),
+                    section("Layers: rows, block calls, layers", table_html(compiled, fields),
+                            "nnc-table"),
                     section("Diagram", diagram_section(svg), "nnc-diagram-section"),
-                    section("Memory and paths", charts(panel.compiled), "nnc-charts"),
+                    section("Memory and paths", charts(compiled), "nnc-charts"),
                     source_section(key, panel)]
-    script = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    # in a <script> block, "<!--", "<script" and "</script" must not appear: JSON may
+    # write < > & as escapes, and the parsed data is the same
+    script = (json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
+              .replace(">", "\\u003e").replace("&", "\\u0026"))
     return (f"<section class='nnc-panel' id='{key}' data-panel='{key}'>{''.join(sections)}"
             f"<aside class='nnc-details' hidden></aside>"
             f"<script type='application/json' class='nnc-data'>{script}</script></section>")
@@ -130,22 +156,15 @@ def problem_links(key: str, panel: Panel) -> str:
         return ""
     items = []
     for p in panel.problems:
-        text = escape(p.format())
-        if p.coord is not None and p.coord.file == panel.path:
-            items.append(f"<li class='nnc-{escape(p.severity)}'><a href='#{key}-L{p.coord.line}' "
-                         f"data-line='{p.coord.line}'>{text}</a></li>")
-        else:  # elsewhere (a file it uses): quote that file's line
-            items.append(f"<li class='nnc-{escape(p.severity)}'><pre>"
-                         f"{escape(p.format(quoted_sources(p)))}</pre></li>")
+        place = placed_at(p, panel.path, panel.source)
+        text = escape(p.format() if p.coord is None or p.coord.file == panel.path
+                      else p.format(quoted_sources(p)))
+        if place is None:
+            items.append(f"<li class='nnc-{escape(p.severity)}'><pre>{text}</pre></li>")
+        else:
+            items.append(f"<li class='nnc-{escape(p.severity)}'><a href='#{key}-L{place[0]}' "
+                         f"data-line='{place[0]}'><pre>{text}</pre></a></li>")
     return f"<ul class='nnc-problems'>{''.join(items)}</ul>"
-
-
-def quoted_sources(problem: NncError) -> dict[str, str]:
-    try:
-        with open(problem.coord.file, encoding="utf-8", errors="replace") as f:
-            return {problem.coord.file: f.read()}
-    except OSError:
-        return {}
 
 
 def source_section(key: str, panel: Panel) -> str:
@@ -158,10 +177,11 @@ def charts(compiled: Compiled) -> str:
     return memory_chart(memory(net)) + paths_chart(count_paths(net))
 
 
-def diagram_svg(compiled: Compiled) -> tuple[str | None, dict]:
+def diagram_svg(compiled: Compiled, key: str) -> tuple[str | None, dict]:
     """The collapsed diagram as inline <svg> (without dot's XML declaration and fixed
-    size: the page sizes and zooms it), and the layers of each of its nodes; (None, {})
-    without Graphviz."""
+    size: the page sizes and zooms it; its element ids prefixed with the panel's, as two
+    panels share a page), and the layers of each of its nodes; (None, {}) without
+    Graphviz."""
     if shutil.which("dot") is None:
         return None, {}
     try:
@@ -173,6 +193,7 @@ def diagram_svg(compiled: Compiled) -> tuple[str | None, dict]:
     head, rest = svg.split(">", 1)
     head = " ".join(part for part in head.split(" ")
                     if not part.startswith(("width=", "height=")))
+    rest = rest.replace(' id="', f' id="{key}-')   # graph0, node1, edge1, clust1
     return f"{head}>{rest}", members
 
 
@@ -181,5 +202,6 @@ def diagram_section(svg: str | None) -> str:
         return f"<p class='nnc-no-diagram'><i>{escape(NO_DIAGRAM)}</i></p>"
     return ("<div class='nnc-zoom'><button data-zoom='in'>+</button>"
             "<button data-zoom='out'>−</button><button data-zoom='fit'>fit</button>"
-            "<span>scroll to zoom, drag to move, click a node for its layers</span></div>"
+            "<span>Ctrl+wheel or pinch to zoom, drag to move, click a node for its layers"
+            "</span></div>"
             f"<div class='nnc-diagram'>{svg}</div>")
