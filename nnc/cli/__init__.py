@@ -9,7 +9,7 @@ import sys
 
 from nnc.analysis.compiled import collector_paused
 from nnc.backends.keras import runtime
-from nnc.cli import build, front, train, view
+from nnc.cli import build, front, importing, train, view
 from nnc.cli.common import INTERNAL_ERROR, common_options
 
 
@@ -41,6 +41,6 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="nnc", parents=[common_options(after_command=False)],
                                   description="Compile .arch network descriptions.")
     commands = top.add_subparsers(required=True, metavar="COMMAND")
-    for group in (front, view, build, train):
+    for group in (front, view, build, train, importing):
         group.add_commands(commands, common_options(after_command=True))
     return top

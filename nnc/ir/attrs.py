@@ -16,3 +16,26 @@ class Attr:
     default: object = REQUIRED
     choices: tuple = ()
     doc: str = ""
+
+
+class Expression(str):
+    """A value written as .arch arithmetic on block parameters (`4*w`), not a literal:
+    what an importer puts in a block's body where the calls differ."""
+
+
+def written(value) -> str:
+    """A typed attribute value as .arch writes it: `3`, `[1, 7]`, `same`, `false`,
+    `1.001e-05`, `["X.", ".X"]`; an Expression as is."""
+    if isinstance(value, Expression):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        if value and all(isinstance(v, str) for v in value):
+            return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+        if len(value) == 2 and value[0] == value[1]:
+            return written(value[0])
+        return "[" + ", ".join(written(v) for v in value) + "]"
+    if isinstance(value, float):
+        return str(int(value)) if value == int(value) and abs(value) < 1e15 else repr(value)
+    return str(value)

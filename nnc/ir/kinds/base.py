@@ -14,7 +14,7 @@ Rules raise ArchShapeError without a position; the graph builder adds it.
 from __future__ import annotations
 
 from nnc.errors import ArchShapeError
-from nnc.ir.attrs import Attr
+from nnc.ir.attrs import REQUIRED, Attr, Expression, written
 from nnc.wording import dims
 
 ACTIVATIONS = ("none", "relu", "relu6", "tanh", "sigmoid", "softmax", "squash", "swish",
@@ -79,6 +79,44 @@ class Kind:
         """How the papers' tables write this layer (`3×3, 64, stride 2`); without
         strides for the bracketed blocks of ResNet's Table 1."""
         return self.name
+
+    def arch_text(self, a, defaults: dict | None = None) -> str:
+        """The layer written back as an .arch unit (`conv7-64/2(padding=3)`): the short
+        form where the value fits it, then every other attribute that differs from
+        `defaults` (the file's `default` lines, by attribute) or the kind's own default.
+        A value may be an Expression on block parameters (`{4*w}` in the short form)."""
+        defaults = defaults or {}
+        text, options = self.name, []
+        size, width, stride = (self.short_part(slot, a.get(slot)) for slot in self.short)
+        for attr in self.attrs:
+            value = a.get(attr.name, attr.default)
+            default = defaults.get(attr.name, attr.default)
+            slot = (size, width, stride)[self.short.index(attr.name)] \
+                if attr.name in self.short else None
+            if slot:
+                continue
+            if value is None or value is REQUIRED or (value == default and not (
+                    isinstance(value, Expression) or isinstance(default, Expression))):
+                continue
+            options.append(f"{attr.name}={written(value)}")
+        text += (size or "") + (f"-{width}" if width else "") + (f"/{stride}" if stride else "")
+        return text + (f"({', '.join(options)})" if options else "")
+
+    def short_part(self, slot: str | None, value) -> str | None:
+        """How one value fits the short form (`7` or `1x7` after the name, `-{w}`, `/2`),
+        or None where it does not: a kernel that is an expression is an option."""
+        if slot is None or value is None:
+            return None
+        attr = next(x for x in self.attrs if x.name == slot)
+        if isinstance(value, Expression):
+            return None if slot == self.short[0] else f"{{{value}}}"
+        if attr.type == "pair":
+            if slot == self.short[2] and value == attr.default:
+                return None
+            h, w = value
+            return (str(h) if h == w else f"{h}x{w}") if slot == self.short[0] else \
+                (str(h) if h == w else None)
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
     def outputs(self, a) -> str:
         """What the layer's values mean when it ends a network, for the loss that trains

@@ -1,0 +1,270 @@
+"""The Keras raising table, the lowering table read backwards: for each Keras layer class,
+the nnc kind and attributes that lower to it (nnc/backends/keras/lowering.py), read from
+the layer's config; the functional graph's edges from each layer's inbound node.
+
+A layer whose class or options the language has no kind for is collected as an
+Unsupported (its name, its class, why), never approximated. Explicit padding that the
+lowering writes as a padding layer before a 'valid' conv or pool (ZeroPadding2D, nnc's
+ConstantPadding2D) is read back into that layer's `padding`, as is the flattening
+before an fc with a spatial input (`NAME.flatten`, which an fc does itself).
+"""
+from __future__ import annotations
+
+from nnc.ir.kinds.base import ACTIVATIONS, same_padding
+from nnc.present.imported import Imported, Node, Unsupported
+
+KERAS_ACTIVATIONS = {"linear": "none", "silu": "swish", "hard_silu": "hard_swish",
+                     **{name: name for name in ACTIVATIONS}}
+
+
+class Unreadable(Exception):
+    """A layer the language cannot express; the message says why."""
+
+
+def activation_of(config) -> str:
+    name = config.get("activation", "linear")
+    if isinstance(name, dict):  # a serialized function
+        name = name.get("config", name.get("class_name"))
+    if name not in KERAS_ACTIVATIONS:
+        raise Unreadable(f"activation '{name}' has no nnc kind")
+    return KERAS_ACTIVATIONS[name]
+
+
+def pair(value) -> tuple[int, int]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def window(config, ins, out, kernel_key: str) -> dict:
+    """Kernel, stride, padding and rounding of a sliding layer; 'valid' windows that drop
+    the last rows get rounding=floor (exact would be an error)."""
+    kernel, stride = pair(config[kernel_key]), pair(config["strides"] or config[kernel_key])
+    if pair(config.get("dilation_rate", 1)) != (1, 1):
+        raise Unreadable("dilated convolution has no nnc kind")
+    if config.get("data_format", "channels_last") != "channels_last":
+        raise Unreadable("only channels-last maps are read")
+    rounding, padding = "exact", config["padding"]
+    if kernel == (1, 1):  # a 1×1 window: 'valid' and 'same' are the same positions
+        padding = "same"
+    if padding == "valid" and any(
+            (n - k) % s for n, k, s in zip(ins[0][:2], kernel, stride)):
+        rounding = "floor"
+    return {"kernel": kernel, "stride": stride, "padding": padding, "rounding": rounding}
+
+
+def conv2d(c, ins, out):
+    if c.get("groups", 1) != 1:
+        raise Unreadable("Conv2D with groups: nnc lowers them as its own GroupedConv2D")
+    return "conv", {**window(c, ins, out, "kernel_size"), "filters": c["filters"],
+                    "bias": c["use_bias"], "activation": activation_of(c)}
+
+
+def grouped_conv2d(c, ins, out):
+    return "conv", {**window(c, ins, out, "kernel_size"), "filters": c["filters"],
+                    "groups": c["groups"], "bias": c["use_bias"],
+                    "activation": activation_of(c)}
+
+
+def depthwise_conv2d(c, ins, out):
+    return "dwconv", {**window(c, ins, out, "kernel_size"), "multiplier": c["depth_multiplier"],
+                      "bias": c["use_bias"], "activation": activation_of(c)}
+
+
+def separable_conv2d(c, ins, out):
+    return "sepconv", {**window(c, ins, out, "kernel_size"), "filters": c["filters"],
+                       "multiplier": c["depth_multiplier"], "bias": c["use_bias"],
+                       "activation": activation_of(c)}
+
+
+def pooling(kind: str):
+    def read(c, ins, out):
+        w = window(c, ins, out, "pool_size")
+        return kind, {"size": w["kernel"], "stride": w["stride"], "padding": w["padding"],
+                      "rounding": w["rounding"]}
+    return read
+
+
+def global_average(c, ins, out):
+    if c.get("keepdims"):
+        raise Unreadable("a global pool that keeps 1×1 maps; nnc's gives a vector")
+    return "avgpool", {"size": None}
+
+
+def dense(c, ins, out):
+    if len(ins[0]) != 1:
+        raise Unreadable("Dense on maps or sequences applies per position; nnc's fc "
+                         "flattens maps first")
+    return "fc", {"units": c["units"], "bias": c["use_bias"], "activation": activation_of(c)}
+
+
+def batch_norm(c, ins, out):
+    axis = c["axis"][0] if isinstance(c["axis"], (list, tuple)) else c["axis"]
+    if axis not in (-1, len(ins[0])) or not c["center"]:
+        raise Unreadable("batchnorm over another axis than the channels, or without β")
+    return "bn", {"epsilon": c["epsilon"], "momentum": c["momentum"], "scale": c["scale"]}
+
+
+def zero_padding(c, ins, out):
+    """Even padding is a zeropad; uneven padding is read only where it folds into the
+    conv after it as 'same' (fold_padding), and reported where it does not."""
+    (top, bottom), (left, right) = (pair(p) for p in c["padding"])
+    return "zeropad", {"size": (top, left) if (top, left) == (bottom, right) else None}
+
+
+def constant_padding(c, ins, out):
+    if c["value"] != float("-inf"):
+        raise Unreadable("padding with a constant other than zero or a max pool's −∞")
+    return "zeropad", {"size": None}
+
+
+def activation_layer(c, ins, out):
+    name = activation_of(c)
+    if name == "none":
+        return "identity", {}
+    return name, {}
+
+
+def relu(c, ins, out):
+    if c.get("negative_slope") or c.get("threshold"):
+        raise Unreadable("a leaky or thresholded ReLU has no nnc kind")
+    if c.get("max_value") in (None, 6, 6.0):
+        return ("relu" if c.get("max_value") is None else "relu6"), {}
+    raise Unreadable(f"ReLU with max_value={c['max_value']} has no nnc kind")
+
+
+def softmax(c, ins, out):
+    if c.get("axis", -1) != -1:
+        raise Unreadable("a softmax over another axis than the channels")
+    return "softmax", {}
+
+
+def joined(kind: str):
+    def read(c, ins, out):
+        if c.get("axis", -1) not in (-1, len(ins[0])):
+            raise Unreadable("a concatenation along another axis than the channels")
+        return kind, {}
+    return read
+
+
+RAISINGS = {
+    "Conv2D": conv2d,
+    "GroupedConv2D": grouped_conv2d,
+    "DepthwiseConv2D": depthwise_conv2d,
+    "SeparableConv2D": separable_conv2d,
+    "MaxPooling2D": pooling("maxpool"),
+    "AveragePooling2D": pooling("avgpool"),
+    "GlobalAveragePooling2D": global_average,
+    "Dense": dense,
+    "Flatten": lambda c, ins, out: ("flatten", {}),
+    "BatchNormalization": batch_norm,
+    "ZeroPadding2D": zero_padding,
+    "ConstantPadding2D": constant_padding,
+    "Dropout": lambda c, ins, out: ("dropout", {"rate": c["rate"]}),
+    "Identity": lambda c, ins, out: ("identity", {}),
+    "Activation": activation_layer,
+    "ReLU": relu,
+    "Softmax": softmax,
+    "Rescaling": lambda c, ins, out: ("rescale", {"scale": c["scale"], "offset": c["offset"]}),
+    "LayerNormalization": lambda c, ins, out: ("layernorm", {"epsilon": c["epsilon"]}),
+    "UpSampling2D": lambda c, ins, out: ("upsample", {"size": pair(c["size"]),
+                                                      "interpolation": c["interpolation"]}),
+    "Add": joined("add"),
+    "Concatenate": joined("concat"),
+    "Multiply": joined("multiply"),
+}
+
+
+def shape_of(tensor) -> tuple[int, ...]:
+    return tuple(tensor.shape[1:])
+
+
+def from_keras(model) -> Imported:
+    """The functional Keras model as nnc kinds, with its counts."""
+    nodes, unsupported, renamed = {}, [], {}
+    for layer in model.layers:
+        node = read_layer(layer, renamed, unsupported)
+        if node is not None:
+            nodes[node.name] = node
+    fold_padding(nodes, unsupported)
+    outputs = [renamed.get(t._keras_history[0].name, t._keras_history[0].name)
+               for t in model.outputs]
+    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+    total = model.count_params()
+    return Imported(model.name, nodes, model.layers[0].name, outputs, unsupported,
+                    (trainable, total - trainable))
+
+
+def read_layer(layer, renamed: dict, unsupported: list) -> Node | None:
+    """One layer as a Node; a helper folded into its reader gives None (its readers
+    take its input), and an unreadable layer is collected and passed through."""
+    cls = type(layer).__name__
+    if len(layer._inbound_nodes) != 1:
+        unsupported.append(Unsupported(layer.name, cls, "a layer applied more than once "
+                                                         "(shared weights)"))
+    inbound = layer._inbound_nodes[0]
+    inputs = tuple(renamed.get(t._keras_history[0].name, t._keras_history[0].name)
+                   for t in inbound.input_tensors)
+    if cls == "InputLayer":
+        shape = shape_of(layer.output)
+        if None in shape:
+            raise_unsized(layer)
+        return Node(layer.name, "input", {"shape": shape}, (), shape, cls)
+    ins = [shape_of(t) for t in inbound.input_tensors]
+    out = shape_of(layer.output)
+    if cls == "Flatten" and layer.name.endswith(".flatten"):  # the helper of an fc
+        renamed[layer.name] = inputs[0]
+        return None
+    try:
+        if cls not in RAISINGS:
+            raise Unreadable("no nnc kind is lowered to this Keras layer")
+        kind, attrs = RAISINGS[cls](layer.get_config(), ins, out)
+    except Unreadable as why:
+        unsupported.append(Unsupported(layer.name, cls, str(why)))
+        kind, attrs = "identity", {}
+    return Node(layer.name, kind, attrs, inputs, out, cls)
+
+
+def raise_unsized(layer):
+    from nnc.errors import NncError
+    raise NncError(f"the model's input '{layer.name}' has no fixed size; build it with one "
+                   f"(input_shape=(224, 224, 3)). Received: {shape_of(layer.output)}")
+
+
+PADDED_BY = {"ZeroPadding2D": ("conv", "dwconv", "sepconv", "avgpool"),
+             "ConstantPadding2D": ("maxpool",)}
+
+
+def fold_padding(nodes: dict, unsupported: list) -> None:
+    """A padding layer read by nothing but a 'valid' conv or pool becomes its padding:
+    explicit where it is even, 'same' where it is what 'same' pads (MobileNetV2's
+    correct_pad). Zeros pad convs and average pools, −∞ max pools; a max pool after
+    zeros stays a zeropad of its own, which is not the same."""
+    readers = {}
+    for node in nodes.values():
+        for i in node.inputs:
+            readers.setdefault(i, []).append(node)
+    for pad in [n for n in nodes.values() if n.op in PADDED_BY]:
+        users = readers.get(pad.name, [])
+        if len(users) == 1 and users[0].kind in PADDED_BY[pad.op] and \
+                users[0].attrs["padding"] == "valid":
+            padding = padded(pad, nodes[pad.inputs[0]].shape, users[0].attrs)
+            if padding is not None:
+                users[0].attrs.update(padding=padding, rounding="exact" if padding == "same"
+                                      else users[0].attrs["rounding"])
+                users[0].inputs = pad.inputs
+                del nodes[pad.name]
+                continue
+        if pad.attrs.get("size") is None and pad.kind == "zeropad":
+            unsupported.append(Unsupported(pad.name, pad.op, "padding that is uneven or not "
+                                                             "zero, not a conv's 'same'"))
+            pad.kind, pad.attrs = "identity", {}
+
+
+def padded(pad: Node, shape, layer: dict):
+    """The layer's padding that adds what `pad` adds, or None."""
+    kernel = layer.get("kernel") or layer["size"]
+    added = [pad.shape[0] - shape[0], pad.shape[1] - shape[1]]
+    if pad.attrs["size"] is not None:
+        return pad.attrs["size"]
+    if added == [same_padding(n, k, s) for n, k, s in zip(shape[:2], kernel, layer["stride"])]:
+        return "same"
+    return None

@@ -1,0 +1,154 @@
+"""A model read from another format (a Keras model, an ONNX graph), in a form no backend
+owns: nodes of nnc kinds with nnc attributes, and what could not be read. The readers
+(nnc/backends/*/raise_.py, the inverses of the lowering tables) fill it; this module
+recovers the structure the language writes (residual units, concats, gates) from its
+edges, and nnc/present/fold.py writes it as .arch text.
+
+Structure recovery is series-parallel decomposition: from a node whose output several
+layers read, the branches run to the node where they all meet again (its immediate
+post-dominator), which must join exactly those branches (an add, a concat or a
+multiply). A graph that is not built this way (a branch that leaves and joins
+elsewhere) has no .arch form and is reported, never approximated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from nnc.ir.kinds import KINDS
+
+
+@dataclass
+class Node:
+    """One layer of the imported model, as an nnc kind; `op` is what the source calls
+    it (`Conv2D`, `Conv`), for messages."""
+    name: str
+    kind: str
+    attrs: dict
+    inputs: tuple[str, ...]
+    shape: tuple[int, ...]
+    op: str
+
+    @property
+    def spec(self):
+        return KINDS[self.kind]
+
+
+@dataclass
+class Unsupported:
+    """A node the language cannot express: where it is, what the source calls it, why."""
+    name: str
+    op: str
+    why: str
+
+    def line(self, source: str) -> str:
+        return f"{source}: node '{self.name}' ({self.op}): {self.why}"
+
+
+@dataclass
+class Imported:
+    """The model as read: nodes in topological order (the input first)."""
+    name: str
+    nodes: dict[str, Node]
+    input: str
+    outputs: list[str]
+    unsupported: list[Unsupported] = field(default_factory=list)
+    params: tuple[int, int] | None = None  # (trainable, non-trainable), as the source counts
+
+
+@dataclass
+class Compound:
+    """A residual unit, concat or gate: branches of units from the fork to `join`.
+    For a residual, branches[0] is the body and branches[1] the shortcut's layers."""
+    type: str          # "residual", "concat" or "gate"
+    branches: list[list]
+    join: Node
+
+    @property
+    def name(self) -> str:
+        return self.join.name
+
+
+class NotStructured(Exception):
+    """The graph is not series-parallel at this node: no .arch form."""
+
+    def __init__(self, node: Node, why: str):
+        super().__init__(why)
+        self.node = node
+
+
+def structure(model: Imported) -> list:
+    """The model's units (Nodes and Compounds) from its input to its output."""
+    if len(model.outputs) != 1:
+        last = model.nodes[model.outputs[-1]]
+        raise NotStructured(last, "a model with more than one output: nnc's side heads "
+                                  "are not recovered by the import")
+    graph = nx.DiGraph()
+    for node in model.nodes.values():
+        graph.add_node(node.name)
+        graph.add_edges_from((i, node.name) for i in node.inputs)
+    post = nx.immediate_dominators(graph.reverse(copy=False), model.outputs[0])
+    return Decomposer(model, graph, post).sequence(model.input, model.outputs[0])
+
+
+@dataclass
+class Decomposer:
+    model: Imported
+    graph: nx.DiGraph
+    post: dict
+
+    def sequence(self, start: str, end: str | None, join: str | None = None) -> list:
+        """The units that take start's output to end's output, or, in a branch, to the
+        node whose only reader is `join`."""
+        units, current = [], start
+        while current != end:
+            readers = list(self.graph.successors(current))
+            if join is not None and readers == [join]:
+                break
+            if len(readers) == 1:
+                node = self.model.nodes[readers[0]]
+                if len(node.inputs) != 1:
+                    raise NotStructured(node, "it joins a branch that does not start "
+                                              "where its other inputs do")
+                units.append(node)
+                current = node.name
+            else:
+                compound = self.compound(current, readers)
+                units.append(compound)
+                current = compound.join.name
+        return units
+
+    def compound(self, fork: str, readers: list[str]) -> Compound:
+        join = self.model.nodes[self.post[fork]]
+        ends = {}
+        for reader in readers:
+            if reader == join.name:
+                ends[fork] = []
+                continue
+            node = self.model.nodes[reader]
+            if len(node.inputs) != 1:
+                raise NotStructured(node, "it joins a branch that does not start where "
+                                          "its other inputs do")
+            branch = [node] + self.sequence(reader, None, join.name)
+            last = branch[-1]
+            ends[last.name if isinstance(last, Node) else last.join.name] = branch
+        if sorted(ends) != sorted(join.inputs):
+            raise NotStructured(join, f"its inputs are not the branches that start at "
+                                      f"'{fork}'")
+        branches = [ends[source] for source in join.inputs]
+        return Compound(self.compound_type(join, branches), branches, join)
+
+    def compound_type(self, join: Node, branches: list[list]) -> str:
+        spec = join.spec
+        if spec.concatenates:
+            return "concat"
+        if spec.scales:
+            if branches[0]:
+                raise NotStructured(join, "a gate multiplies its own input by its body's "
+                                          "values; here both factors are computed")
+            return "gate"
+        if len(branches) != 2:
+            raise NotStructured(join, f"an add of {len(branches)} branches; a residual "
+                                      f"unit adds two")
+        return "residual"
