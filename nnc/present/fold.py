@@ -28,6 +28,7 @@ from nnc.ir.kinds import KINDS
 from nnc.ir.kinds.base import BIAS_AND_ACTIVATION
 from nnc.ir.kinds.core import BatchNorm, Conv
 from nnc.present.imported import (
+    IDENTITY,
     Compound,
     Imported,
     Node,
@@ -145,8 +146,8 @@ def rows_of(units) -> list[Row]:
         else:
             merged.append((stage, members))
     taken: set = set()
-    return [Row(label(members[0][1].name if len(members) == 1 and
-                      isinstance(members[0][1], Node) else stage, taken),
+    return [Row(label(members[0][1].name if len(members) == 1 and "." not in
+                      members[0][1].name and isinstance(members[0][1], Node) else stage, taken),
                 group_calls(members)) for stage, members in merged]
 
 
@@ -400,7 +401,7 @@ class Writer:
             return ["gate:", *(INDENT + line for line in sub(compound.branches[1]))]
         branches = []
         for branch in compound.branches:
-            lines = sub(branch) if branch else ["identity"]
+            lines = sub(branch) if branch else [KINDS[IDENTITY].arch_text({})]
             if len(lines) != 1:
                 raise NotStructured(compound.join, "a concat branch that is more than "
                                                    "one row")

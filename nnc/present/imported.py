@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from nnc.ir.kinds import KINDS
+from nnc.ir.kinds.base import same_padding
 
 
 @dataclass
@@ -33,6 +34,9 @@ class Node:
     @property
     def spec(self):
         return KINDS[self.kind]
+
+
+IDENTITY = next(k.name for k in KINDS.values() if k.passes_on)
 
 
 @dataclass
@@ -152,3 +156,42 @@ class Decomposer:
             raise NotStructured(join, f"an add of {len(branches)} branches; a residual "
                                       f"unit adds two")
         return "residual"
+
+
+def fold_padding(nodes: dict, unsupported: list, padded_by: dict) -> None:
+    """A padding layer read by nothing but a 'valid' conv or pool becomes its padding:
+    explicit where it is even, 'same' where it is what 'same' pads (MobileNetV2's
+    correct_pad). `padded_by` says, by the padding's op, which kinds it may fold into:
+    zeros into convs and average pools, −∞ into max pools (a max pool after zeros keeps
+    its zeropad, which is not the same). A padding that folds nowhere and is no even
+    zeropad is reported."""
+    readers = {}
+    for node in nodes.values():
+        for i in node.inputs:
+            readers.setdefault(i, []).append(node)
+    for pad in [n for n in nodes.values() if n.op in padded_by]:
+        users = readers.get(pad.name, [])
+        if len(users) == 1 and users[0].kind in padded_by[pad.op] and \
+                users[0].attrs["padding"] == "valid":
+            padding = padded(pad, nodes[pad.inputs[0]].shape, users[0].attrs)
+            if padding is not None:
+                users[0].attrs.update(padding=padding, rounding="exact" if padding == "same"
+                                      else users[0].attrs["rounding"])
+                users[0].inputs = pad.inputs
+                del nodes[pad.name]
+                continue
+        if pad.attrs.get("size") is None:
+            unsupported.append(Unsupported(pad.name, pad.op, "padding that is uneven or not "
+                                                             "zero, not a conv's 'same'"))
+            pad.kind, pad.attrs = IDENTITY, {}
+
+
+def padded(pad: Node, shape, layer: dict):
+    """The layer's padding that adds what `pad` adds, or None."""
+    kernel = layer.get("kernel") or layer["size"]
+    added = [pad.shape[0] - shape[0], pad.shape[1] - shape[1]]
+    if pad.attrs["size"] is not None:
+        return pad.attrs["size"]
+    if added == [same_padding(n, k, s) for n, k, s in zip(shape[:2], kernel, layer["stride"])]:
+        return "same"
+    return None

@@ -10,8 +10,8 @@ before an fc with a spatial input (`NAME.flatten`, which an fc does itself).
 """
 from __future__ import annotations
 
-from nnc.ir.kinds.base import ACTIVATIONS, same_padding
-from nnc.present.imported import Imported, Node, Unsupported
+from nnc.ir.kinds.base import ACTIVATIONS
+from nnc.present.imported import Imported, Node, Unsupported, fold_padding
 
 KERAS_ACTIVATIONS = {"linear": "none", "silu": "swish", "hard_silu": "hard_swish",
                      **{name: name for name in ACTIVATIONS}}
@@ -184,7 +184,7 @@ def from_keras(model) -> Imported:
         node = read_layer(layer, renamed, unsupported)
         if node is not None:
             nodes[node.name] = node
-    fold_padding(nodes, unsupported)
+    fold_padding(nodes, unsupported, PADDED_BY)
     outputs = [renamed.get(t._keras_history[0].name, t._keras_history[0].name)
                for t in model.outputs]
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
@@ -231,40 +231,3 @@ def raise_unsized(layer):
 
 PADDED_BY = {"ZeroPadding2D": ("conv", "dwconv", "sepconv", "avgpool"),
              "ConstantPadding2D": ("maxpool",)}
-
-
-def fold_padding(nodes: dict, unsupported: list) -> None:
-    """A padding layer read by nothing but a 'valid' conv or pool becomes its padding:
-    explicit where it is even, 'same' where it is what 'same' pads (MobileNetV2's
-    correct_pad). Zeros pad convs and average pools, −∞ max pools; a max pool after
-    zeros stays a zeropad of its own, which is not the same."""
-    readers = {}
-    for node in nodes.values():
-        for i in node.inputs:
-            readers.setdefault(i, []).append(node)
-    for pad in [n for n in nodes.values() if n.op in PADDED_BY]:
-        users = readers.get(pad.name, [])
-        if len(users) == 1 and users[0].kind in PADDED_BY[pad.op] and \
-                users[0].attrs["padding"] == "valid":
-            padding = padded(pad, nodes[pad.inputs[0]].shape, users[0].attrs)
-            if padding is not None:
-                users[0].attrs.update(padding=padding, rounding="exact" if padding == "same"
-                                      else users[0].attrs["rounding"])
-                users[0].inputs = pad.inputs
-                del nodes[pad.name]
-                continue
-        if pad.attrs.get("size") is None and pad.kind == "zeropad":
-            unsupported.append(Unsupported(pad.name, pad.op, "padding that is uneven or not "
-                                                             "zero, not a conv's 'same'"))
-            pad.kind, pad.attrs = "identity", {}
-
-
-def padded(pad: Node, shape, layer: dict):
-    """The layer's padding that adds what `pad` adds, or None."""
-    kernel = layer.get("kernel") or layer["size"]
-    added = [pad.shape[0] - shape[0], pad.shape[1] - shape[1]]
-    if pad.attrs["size"] is not None:
-        return pad.attrs["size"]
-    if added == [same_padding(n, k, s) for n, k, s in zip(shape[:2], kernel, layer["stride"])]:
-        return "same"
-    return None

@@ -66,6 +66,8 @@ class Kind:
     starts_small = False  # multiplies by a learned scale started near 0 (layer scale)
     mixes_positions = False  # every output reads every position of its input (attention):
                              # the receptive field is the whole image
+    passes_on = False     # the output is the input, unchanged (identity): what an importer
+                          # writes for a concat's branch that has no layers
     in_place = False      # may overwrite its input's buffer (element-wise, and its backward
                           # pass needs only its output): what frameworks run in place
 

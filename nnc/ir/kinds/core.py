@@ -282,6 +282,7 @@ class Identity(Pointwise):
     name = "identity"
     doc = "the input, unchanged: the branch of a concat that passes its input on (DenseNet)"
     in_place = True  # the same buffer
+    passes_on = True
 
 
 @register
