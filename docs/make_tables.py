@@ -8,7 +8,9 @@
 - `lesion` (README.md): the lesion study in brief, from docs/tables/lesion-digits.txt,
   which docs/make_lesion_figure.py writes from a real experiment;
 - `zoo` (README.md): today's networks as nnc counts them, beside the published figures
-  of tests/published.yaml.
+  of tests/published.yaml;
+- `imported` (docs/importing.md): what `nnc import` writes for keras.applications'
+  ResNet50 and DenseNet121 (built with weights=None; needs Keras).
 
 Each table sits between two markers, and only the text between them is replaced:
 
@@ -273,12 +275,30 @@ def zoo_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- docs/importing.md: two imported models ------------------------------------------
+
+def imported_text() -> str:
+    """The .arch text `nnc import` writes for keras.applications' ResNet50 and
+    DenseNet121 at their ImageNet size; tests/test_import.py checks the rows and lengths."""
+    from nnc.backends.keras.raise_ import from_keras
+    from nnc.backends.keras.runtime import import_keras
+    from nnc.present.fold import write_arch
+    keras = import_keras()
+    blocks = []
+    for name in ("ResNet50", "DenseNet121"):
+        model = getattr(keras.applications, name)(weights=None)
+        text = write_arch(from_keras(model), f"keras.applications.{name}(weights=None)")
+        blocks.append(f"```arch\n{text}```\n")
+    return "\n".join(blocks)
+
+
 # --- filling the markers ------------------------------------------------------------
 
 TABLES = {  # name -> (document, the function that makes its text)
     "kinds": ("spec/language.md", kinds_tables),
     "lesion": ("README.md", lesion_table),
     "zoo": ("README.md", zoo_table),
+    "imported": ("docs/importing.md", imported_text),
 }
 
 

@@ -63,3 +63,25 @@ def load_string(text: str, name: str = "cell.arch", limits: Limits = Limits()) -
 def load(path: str, limits: Limits = Limits()) -> Net:
     """Read, parse, expand, check and count an .arch file."""
     return compile_text(read_source(path), path, limits)
+
+
+def from_keras(model, partial: bool = False) -> Net:
+    """A Keras model (functional, as keras.applications builds them) imported as a
+    network: `net.network.source` is its .arch text, as `nnc import` writes it. A layer
+    the language cannot express is an NncError listing every one, unless `partial`
+    (then they are written as identity and listed in comments)."""
+    from nnc.backends.keras.raise_ import from_keras as read
+    from nnc.present.fold import write_arch
+    return load_string(write_arch(read(model), model.name, partial), f"{model.name}.arch")
+
+
+def from_onnx(model, partial: bool = False) -> Net:
+    """An ONNX model (an onnx.ModelProto, or the path of an .onnx file) imported as a
+    network, as from_keras does; reads it with the onnx package alone."""
+    import onnx
+
+    from nnc.backends.onnx.raise_ import from_onnx as read
+    from nnc.present.fold import write_arch
+    proto = onnx.load(model) if isinstance(model, str) else model
+    name = model if isinstance(model, str) else proto.graph.name
+    return load_string(write_arch(read(proto), name, partial), f"{proto.graph.name}.arch")

@@ -39,7 +39,7 @@ from nnc.present.imported import (
 
 NONLINEARITY = BIAS_AND_ACTIVATION[1]  # a projection shortcut has none
 RESERVED = {"network", "input", "default", "block", "expect", "residual", "concat", "head",
-            "gate", "use", "skip", "from", *KINDS}
+            "gate", "use", "skip", "from"}  # words that cannot label a row
 INDENT = "    "
 
 

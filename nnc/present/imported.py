@@ -158,13 +158,13 @@ class Decomposer:
         return "residual"
 
 
-def fold_padding(nodes: dict, unsupported: list, padded_by: dict) -> None:
+def fold_padding(nodes: dict, unsupported: list, padded_by: dict, kept: tuple) -> None:
     """A padding layer read by nothing but a 'valid' conv or pool becomes its padding:
     explicit where it is even, 'same' where it is what 'same' pads (MobileNetV2's
     correct_pad). `padded_by` says, by the padding's op, which kinds it may fold into:
     zeros into convs and average pools, −∞ into max pools (a max pool after zeros keeps
-    its zeropad, which is not the same). A padding that folds nowhere and is no even
-    zeropad is reported."""
+    its zeropad, which is not the same). A padding that folds nowhere is reported unless
+    its op is `kept` (zeros) and it is even: then it is a zeropad layer."""
     readers = {}
     for node in nodes.values():
         for i in node.inputs:
@@ -180,7 +180,7 @@ def fold_padding(nodes: dict, unsupported: list, padded_by: dict) -> None:
                 users[0].inputs = pad.inputs
                 del nodes[pad.name]
                 continue
-        if pad.attrs.get("size") is None:
+        if pad.attrs.get("size") is None or pad.op not in kept:
             unsupported.append(Unsupported(pad.name, pad.op, "padding that is uneven or not "
                                                              "zero, not a conv's 'same'"))
             pad.kind, pad.attrs = IDENTITY, {}

@@ -14,6 +14,7 @@ from nnc.ir.kinds.base import ACTIVATIONS
 from nnc.present.imported import Imported, Node, Unsupported, fold_padding
 
 KERAS_ACTIVATIONS = {"linear": "none", "silu": "swish", "hard_silu": "hard_swish",
+                     "nnc>gelu": "gelu", "nnc>squash": "squash",
                      **{name: name for name in ACTIVATIONS}}
 
 
@@ -111,9 +112,19 @@ def zero_padding(c, ins, out):
 
 
 def constant_padding(c, ins, out):
-    if c["value"] != float("-inf"):
-        raise Unreadable("padding with a constant other than zero or a max pool's −∞")
-    return "zeropad", {"size": None}
+    """nnc's −∞ border of a max pool: read only into the max pool after it."""
+    (top, bottom), (left, right) = (pair(p) for p in c["padding"])
+    if c["value"] != float("-inf") or (top, left) != (bottom, right):
+        raise Unreadable("padding with a constant other than zero, or uneven")
+    return "zeropad", {"size": (top, left)}
+
+
+def standardize(c, ins, out):
+    """nnc's Normalization: constants where the file gave them, else measured."""
+    if c["mean"] is None:
+        return "normalize", {}
+    return "normalize", {"mean": tuple(c["mean"]),
+                         "std": tuple(v ** 0.5 for v in c["variance"])}
 
 
 def activation_layer(c, ins, out):
@@ -145,6 +156,10 @@ def joined(kind: str):
     return read
 
 
+# The layers nnc's lowering adds beside a layer, named after it: the flattening before
+# an fc on maps (which an fc does itself), the reshape of a gate's vector to 1×1×C.
+HELPERS = {("Flatten", "flatten"), ("Reshape", "reshape")}
+
 RAISINGS = {
     "Conv2D": conv2d,
     "GroupedConv2D": grouped_conv2d,
@@ -158,6 +173,10 @@ RAISINGS = {
     "BatchNormalization": batch_norm,
     "ZeroPadding2D": zero_padding,
     "ConstantPadding2D": constant_padding,
+    "LocalResponseNorm": lambda c, ins, out: ("lrn", {k: c[k] for k in
+                                                      ("size", "alpha", "beta", "k")}),
+    "Standardize": standardize,
+    "LayerScale": lambda c, ins, out: ("layerscale", {"init": c["init"]}),
     "Dropout": lambda c, ins, out: ("dropout", {"rate": c["rate"]}),
     "Identity": lambda c, ins, out: ("identity", {}),
     "Activation": activation_layer,
@@ -184,7 +203,7 @@ def from_keras(model) -> Imported:
         node = read_layer(layer, renamed, unsupported)
         if node is not None:
             nodes[node.name] = node
-    fold_padding(nodes, unsupported, PADDED_BY)
+    fold_padding(nodes, unsupported, PADDED_BY, kept=("ZeroPadding2D",))
     outputs = [renamed.get(t._keras_history[0].name, t._keras_history[0].name)
                for t in model.outputs]
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
@@ -210,7 +229,7 @@ def read_layer(layer, renamed: dict, unsupported: list) -> Node | None:
         return Node(layer.name, "input", {"shape": shape}, (), shape, cls)
     ins = [shape_of(t) for t in inbound.input_tensors]
     out = shape_of(layer.output)
-    if cls == "Flatten" and layer.name.endswith(".flatten"):  # the helper of an fc
+    if (cls, layer.name.rpartition(".")[2]) in HELPERS:  # nnc's helper of the layer before
         renamed[layer.name] = inputs[0]
         return None
     try:
@@ -231,3 +250,24 @@ def raise_unsized(layer):
 
 PADDED_BY = {"ZeroPadding2D": ("conv", "dwconv", "sepconv", "avgpool"),
              "ConstantPadding2D": ("maxpool",)}
+
+
+def with_weights(source, text: str, name: str):
+    """The imported network's Keras model, lowered from its .arch text, holding the
+    source model's weights (copied layer by layer in graph order, as copy_weights
+    matches two models of one network)."""
+    from nnc.analysis.compiled import compile_text
+    from nnc.backends.keras.model import to_keras
+    from nnc.backends.keras.weights import copy_weights
+    model = to_keras(compile_text(text, name))
+    copy_weights(source, model)
+    return model
+
+
+def save_weights(source, text: str, name: str, path: str) -> None:
+    """Write the imported network's Keras model with the source's weights to `path`
+    (a .keras file), atomically."""
+    from nnc.present.output import atomic_output
+    model = with_weights(source, text, name)
+    with atomic_output(path) as temporary:
+        model.save(temporary)

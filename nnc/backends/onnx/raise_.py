@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from nnc.errors import NncError
 from nnc.ir.kinds.base import same_padding
 from nnc.present.imported import Imported, Node, Unsupported, fold_padding
 
@@ -101,13 +102,14 @@ class Reader:
             list(attribute(reader, "perm")) == TO_CHANNELS_FIRST
         shape = tuple(dims) if channels_last or len(dims) != 3 else (dims[1], dims[2], dims[0])
         if None in shape:
-            raise Unreadable(f"the model's input '{graph_input.name}' has no fixed size")
+            raise NncError(f"the model's input '{graph_input.name}' has no fixed size; "
+                           f"export it with one. Received: {dims}")
         node = Node(self.unique(graph_input.name), "input", {"shape": shape}, (), shape, "input")
         self.nodes[node.name] = node
         self.layer_of[graph_input.name] = node.name
         for onnx_node in self.graph.node:
             self.read_node(onnx_node)
-        fold_padding(self.nodes, self.unsupported, PADDED_BY)
+        fold_padding(self.nodes, self.unsupported, PADDED_BY, kept=("Pad",))
         outputs = [self.layer_of[o.name] for o in self.graph.output if o.name in self.layer_of]
         return Imported(self.graph.name or "imported", self.nodes, node.name, outputs,
                         self.unsupported)
@@ -326,7 +328,7 @@ def read_pad(r: Reader, node) -> None:
         raise Unreadable("padding of other axes than rows and columns, or with a constant "
                          "other than zero or −∞")
     top, left, bottom, right = pads[2], pads[3], pads[6], pads[7]
-    even = (top, left) == (bottom, right) and border == 0.0
+    even = (top, left) == (bottom, right)
     layer = r.add(node, "zeropad", {"size": (top, left) if even else None},
                   [node.input[0]], node.output[0])
     layer.op = "Pad" if border == 0.0 else "Pad(-inf)"
