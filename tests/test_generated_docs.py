@@ -4,6 +4,7 @@ results file. Each is checked by docs/make_tables.py, as docs/run_examples.py ch
 language reference's examples (tests/test_docs.py)."""
 import sys
 
+import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "docs"))
@@ -39,3 +40,11 @@ def test_the_check_sees_a_number_typed_by_hand(tmp_path, monkeypatch):
 def test_readme_zoo_table_is_what_nnc_counts():
     diff = difference("zoo")
     assert diff == "", STALE.format(TABLES["zoo"][0], diff)
+
+
+@pytest.mark.slow
+def test_importing_docs_show_what_nnc_import_writes():
+    """docs/importing.md's ResNet-50 and DenseNet-121 are what `nnc import` writes for
+    keras.applications' models today (builds both, with weights=None)."""
+    diff = difference("imported")
+    assert diff == "", STALE.format(TABLES["imported"][0], diff)

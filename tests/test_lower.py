@@ -55,7 +55,9 @@ def as_list(outputs) -> list[np.ndarray]:
 def test_every_architecture_builds_with_the_counts_of_nnc_stats_and_runs(path, built):
     """Its Keras model has nnc's counts and runs; its ONNX model, written from the
     checked graph with the Keras model's weights (biases and statistics made random),
-    computes the same in onnxruntime (tests/test_onnx.py)."""
+    computes the same in onnxruntime (tests/test_onnx.py); and both models, imported
+    back (`nnc import`), give the file's figures (tests/test_import.py)."""
+    from test_import import assert_imports_with_the_same_figures
     from test_onnx import assert_onnx_computes_what_keras_computes
     compiled = nnc.load(str(path))
     model = built(path)
@@ -70,8 +72,9 @@ def test_every_architecture_builds_with_the_counts_of_nnc_stats_and_runs(path, b
     assert [o.shape for o in outputs] == [(1, *graph[n].shape) for n in expected]
     assert all(np.isfinite(o).all() for o in outputs)
     randomize_biases_and_statistics(model)
-    assert_onnx_computes_what_keras_computes(compiled, model,
-                                             images(graph[net.input].shape) / 255)
+    exported = assert_onnx_computes_what_keras_computes(compiled, model,
+                                                        images(graph[net.input].shape) / 255)
+    assert_imports_with_the_same_figures(path.stem, compiled, model, exported)
 
 
 # --- the same functions as keras.applications -------------------------------------------

@@ -34,15 +34,17 @@ def run_onnx(model: onnx.ModelProto, x: np.ndarray) -> list[np.ndarray]:
     return session.run(None, {session.get_inputs()[0].name: x})
 
 
-def assert_onnx_computes_what_keras_computes(compiled, model, x) -> None:
+def assert_onnx_computes_what_keras_computes(compiled, model, x):
     """The ONNX model with the Keras model's weights: every output (side heads too)
-    within 1e-4 of the Keras output's scale."""
+    within 1e-4 of the Keras output's scale. Returns the ONNX model."""
     from test_lower import as_list
     expected = as_list(model(x, training=False))
-    got = run_onnx(compiled.to_onnx(trained=weights_by_layer(model, compiled.network)), x)
+    exported = compiled.to_onnx(trained=weights_by_layer(model, compiled.network))
+    got = run_onnx(exported, x)
     assert [g.shape for g in got] == [e.shape for e in expected]
     for g, e in zip(got, expected):
         assert np.abs(g - e).max() <= 1e-4 * max(np.abs(e).max(), 1e-6)
+    return exported
 
 
 def test_every_kind_computes_in_onnxruntime_what_keras_computes():

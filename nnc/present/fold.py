@@ -27,6 +27,7 @@ from nnc.ir.attrs import Expression, written
 from nnc.ir.kinds import KINDS
 from nnc.ir.kinds.base import BIAS_AND_ACTIVATION
 from nnc.ir.kinds.core import BatchNorm, Conv
+from nnc.ir.kinds.joins import PadShortcut
 from nnc.present.imported import (
     IDENTITY,
     Compound,
@@ -60,14 +61,15 @@ def defaults_of(units) -> dict[str, dict]:
     not give: `default conv(bias=false)`. Written positions (size, width, stride) stay on
     the layers."""
     values: dict[str, dict[str, Counter]] = {}
-    for node in nodes_of(units):
+    written = [node for node in nodes_of(units) if not node.spec.internal]
+    for node in written:
         for attr in node.spec.attrs:
             if attr.name in node.spec.short or attr.name in node.spec.positional:
                 continue
             value = node.attrs.get(attr.name, attr.default)
             values.setdefault(node.kind, {}).setdefault(attr.name, Counter())[repr(value)] += 1
     found = {}
-    for node in nodes_of(units):
+    for node in written:
         for attr in node.spec.attrs:
             seen = values.get(node.kind, {}).get(attr.name)
             value = node.attrs.get(attr.name, attr.default)
@@ -178,7 +180,9 @@ def residual_options(compound: Compound, model: Imported, defaults: dict) -> tup
     the model does: '' (B: identity, or a projection where the shape changes), 'C', and
     projection_bn where BN differs from the body's."""
     a, b = compound.branches
-    body, shortcut = (a, b) if is_projection(b) or not b else (b, a)
+    body, shortcut = (a, b) if is_projection(b) or zero_padding(b) or not b else (b, a)
+    if zero_padding(shortcut):
+        return body, "shortcut=A"
     if shortcut and not is_projection(shortcut):
         raise NotStructured(compound.join, "a shortcut that is neither the identity nor a "
                                            "1×1 projection (and BN)")
@@ -211,6 +215,12 @@ def first_input(compound: Compound, model: Imported) -> str:
         return compound.join.inputs[0]
     first = branch[0]
     return (first.inputs[0] if isinstance(first, Node) else first_input(first, model))
+
+
+def zero_padding(branch) -> bool:
+    """Option A's shortcut: subsampling and zero channels, no weights."""
+    return len(branch) == 1 and isinstance(branch[0], Node) and \
+        branch[0].kind == PadShortcut.name
 
 
 def is_projection(branch) -> bool:

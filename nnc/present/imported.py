@@ -124,7 +124,10 @@ class Decomposer:
         return units
 
     def compound(self, fork: str, readers: list[str]) -> Compound:
-        join = self.model.nodes[self.post[fork]]
+        join = self.model.nodes.get(self.post.get(fork, ""))
+        if join is None:  # a branch that never reaches the output, or no layer joins them
+            raise NotStructured(self.model.nodes[fork], "its branches do not meet again "
+                                                        "before the output")
         ends = {}
         for reader in readers:
             if reader == join.name:

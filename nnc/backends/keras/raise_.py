@@ -177,6 +177,8 @@ RAISINGS = {
                                                       ("size", "alpha", "beta", "k")}),
     "Standardize": standardize,
     "LayerScale": lambda c, ins, out: ("layerscale", {"init": c["init"]}),
+    "ZeroPadShortcut": lambda c, ins, out: ("pad_shortcut", {
+        "stride": c["stride"], "channels": ins[0][-1] + c["extra"]}),
     "Dropout": lambda c, ins, out: ("dropout", {"rate": c["rate"]}),
     "Identity": lambda c, ins, out: ("identity", {}),
     "Activation": activation_layer,

@@ -80,6 +80,9 @@ class Reader:
 
     def add(self, onnx_node, kind: str, attrs: dict, inputs: list[str], output: str,
             name: str | None = None) -> Node:
+        unknown = [i for i in inputs if i not in self.layer_of]
+        if unknown:
+            raise Unreadable(f"it reads '{unknown[0]}', which ops that were not read compute")
         node = Node(self.unique(name or output), kind, attrs,
                     tuple(self.layer_of[i] for i in inputs), self.shape(output), onnx_node.op_type)
         self.nodes[node.name] = node
@@ -87,6 +90,8 @@ class Reader:
         return node
 
     def alias(self, output: str, tensor: str) -> None:
+        if tensor not in self.layer_of:
+            raise Unreadable(f"it reads '{tensor}', which ops that were not read compute")
         self.layer_of[output] = self.layer_of[tensor]
 
     def only_reader(self, tensor: str):
@@ -111,6 +116,10 @@ class Reader:
             self.read_node(onnx_node)
         fold_padding(self.nodes, self.unsupported, PADDED_BY, kept=("Pad",))
         outputs = [self.layer_of[o.name] for o in self.graph.output if o.name in self.layer_of]
+        if len(outputs) != len(self.graph.output):
+            self.unsupported.append(Unsupported(self.graph.output[0].name, "output",
+                                                "computed by ops that were not read"))
+            outputs = [list(self.nodes)[-1]]
         return Imported(self.graph.name or "imported", self.nodes, node.name, outputs,
                         self.unsupported)
 
@@ -281,7 +290,7 @@ def read_offset(r: Reader, node) -> None:
     x, offset = (i for i in node.input if i not in r.constants), \
         next(r.constants[i] for i in node.input if i in r.constants)
     x = next(x)
-    layer = r.nodes.get(r.layer_of[x])
+    layer = r.nodes.get(r.layer_of.get(x, ""))
     if layer is None or layer.kind != "rescale" or np.size(offset) != 1:
         raise Unreadable("an addition of a constant that is no layer's bias")
     layer.attrs["offset"] = float(offset)
