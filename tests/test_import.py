@@ -31,12 +31,6 @@ NOT_READ = {
 }
 ONNX_NOT_READ = {
     **NOT_READ,
-    "resnet20-cifar": "option A shortcuts (Slice, Pad)",
-    "resnet56-cifar": "option A shortcuts (Slice, Pad)",
-    "resnet110-cifar": "option A shortcuts (Slice, Pad)",
-    "resnet50v2": "option A shortcuts (Slice, Pad)",
-    "resnet101v2": "option A shortcuts (Slice, Pad)",
-    "resnet152v2": "option A shortcuts (Slice, Pad)",
     "convnext-tiny": "normalize, layer norm and layer scale as several ops",
     "convnext-small": "normalize, layer norm and layer scale as several ops",
     **{f"efficientnet-b{i}": "normalize (measured statistics) as constants"
@@ -217,3 +211,25 @@ def test_resnet50_and_densenet121_fold_into_their_tables(keras, name, rows):
     lines = net.network.source.splitlines()
     assert len(lines) < 40
     assert sum(line.startswith("block ") for line in lines) == 1
+
+
+def test_weights_come_along_into_a_model_that_computes_the_same(keras, tmp_path):
+    """--weights: the imported network's Keras model, with the source's weights (a
+    residual unit with a projection, whose weights must land on the right layers)."""
+    from test_lower import randomize_biases_and_statistics
+    x = keras.Input((8, 8, 3))
+    y = keras.layers.Conv2D(4, 3, padding="same", name="b1_conv")(x)
+    y = keras.layers.BatchNormalization(name="b1_bn")(y)
+    shortcut = keras.layers.Conv2D(4, 1, name="b1_proj")(x)
+    y = keras.layers.Add(name="b1_add")([shortcut, y])
+    y = keras.layers.GlobalAveragePooling2D(name="pool")(y)
+    theirs = keras.Model(x, keras.layers.Dense(5, name="fc")(y), name="small")
+    randomize_biases_and_statistics(theirs)
+    out, weights = tmp_path / "small.arch", tmp_path / "small-nnc.keras"
+    assert cli.main(["import", save(theirs, tmp_path / "small.keras"), "-o", str(out),
+                     "--weights", str(weights)]) == 0
+    ours = keras.saving.load_model(str(weights))
+    batch = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(ours.predict(batch, verbose=0), theirs.predict(batch, verbose=0),
+                               rtol=1e-5, atol=1e-5)
+    assert ours.count_params() == theirs.count_params()

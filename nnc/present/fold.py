@@ -182,7 +182,7 @@ def residual_options(compound: Compound, model: Imported, defaults: dict) -> tup
     a, b = compound.branches
     body, shortcut = (a, b) if is_projection(b) or zero_padding(b) or not b else (b, a)
     if zero_padding(shortcut):
-        return body, "shortcut=A"
+        return body, "" if defaults.get(RESIDUAL, {}).get("shortcut") == "A" else "shortcut=A"
     if shortcut and not is_projection(shortcut):
         raise NotStructured(compound.join, "a shortcut that is neither the identity nor a "
                                            "1×1 projection (and BN)")
@@ -207,6 +207,26 @@ def residual_options(compound: Compound, model: Imported, defaults: dict) -> tup
     if has_norm != body_norm:
         options.append(f"projection_bn={'true' if has_norm else 'false'}")
     return body, ", ".join(options)
+
+
+def residual_defaults(units) -> dict:
+    """`default residual(shortcut=A)` where every shortcut that is not the identity is
+    option A's (the CIFAR ResNets): then no residual needs to say it."""
+    shortcuts = [branch for c in compounds_of(units) if c.type == RESIDUAL
+                 for branch in c.branches if zero_padding(branch) or is_projection(branch)]
+    if shortcuts and all(zero_padding(branch) for branch in shortcuts):
+        return {RESIDUAL: {"shortcut": "A"}}
+    return {}
+
+
+def compounds_of(units) -> list[Compound]:
+    found = []
+    for unit in units:
+        if isinstance(unit, Compound):
+            found.append(unit)
+            for branch in unit.branches:
+                found += compounds_of(branch)
+    return found
 
 
 def first_input(compound: Compound, model: Imported) -> str:
@@ -236,6 +256,7 @@ def is_projection(branch) -> bool:
 
 # --- blocks: anti-unification of the calls ----------------------------------------------
 
+RESIDUAL = "residual"  # the compound, whose default lines name it as a kind's do
 LEAF_TYPES = ("int", "count", "pair")
 BLOCK_NAMES = {"residual": "resunit", "concat": "joinunit", "gate": "scaleunit"}
 PARAM_NAMES = {"filters": "w", "units": "w", "features": "w", "stride": "s", "kernel": "k",
@@ -269,7 +290,7 @@ class Writer:
 
     def __init__(self, model: Imported, units: list):
         self.model, self.units = model, units
-        self.defaults = defaults_of(units)
+        self.defaults = {**defaults_of(units), **residual_defaults(units)}
         self.blocks: list[Block] = []
 
     def text(self, source: str, notes: list[str] = ()) -> str:

@@ -330,9 +330,28 @@ def read_clip(r: Reader, node) -> None:
     r.activation(node, "relu6")
 
 
+def read_slice(r: Reader, node) -> None:
+    """Option A's subsampling: every stride-th row and column (Slice with steps); the
+    Pad of zero maps after it completes the shortcut."""
+    starts, ends, axes, steps = (list(r.constants.get(i, [])) for i in
+                                 (list(node.input) + ["", ""])[1:5])
+    h, w, c = r.shape(node.input[0])
+    if list(axes) != [2, 3] or any(starts) or list(ends) != [h, w] or len(set(steps)) != 1:
+        raise Unreadable("a slice other than option A's strided subsampling")
+    r.add(node, "pad_shortcut", {"stride": int(steps[0]), "channels": c},
+          [node.input[0]], node.output[0])
+
+
 def read_pad(r: Reader, node) -> None:
     pads = [int(p) for p in r.constants[node.input[1]]]
     border = float(r.constants[node.input[2]]) if len(node.input) > 2 and node.input[2] else 0.0
+    before = r.nodes.get(r.layer_of.get(node.input[0], ""))
+    if before is not None and before.kind == "pad_shortcut" and not any(pads[:5]) and \
+            not any(pads[6:]) and border == 0.0:  # option A's zero maps
+        before.attrs["channels"] += pads[5]
+        before.shape = r.shape(node.output[0])
+        r.layer_of[node.output[0]] = before.name
+        return
     if border not in (0.0, float("-inf")) or any(pads[:2]) or any(pads[4:6]):
         raise Unreadable("padding of other axes than rows and columns, or with a constant "
                          "other than zero or −∞")
@@ -378,6 +397,7 @@ READERS = {
     "Sigmoid": read_sigmoid,
     "Clip": read_clip,
     "Pad": read_pad,
+    "Slice": read_slice,
     "BatchNormalization": read_batch_norm,
     "Concat": read_concat,
     "LRN": read_lrn,
