@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from nnc.cli.common import USER_ERROR, note, report
+from nnc.cli.common import USER_ERROR, report
 from nnc.errors import NncError
 from nnc.present.output import write_atomically
 
@@ -42,15 +42,16 @@ def run_import(args) -> int:
 
             from nnc.backends.onnx.raise_ import from_onnx
             text = write_arch(from_onnx(onnx.load(args.model)), source, args.partial)
-            write_atomically(args.output, text.encode())
-            return 0
-        from nnc.backends.keras.raise_ import from_keras, save_weights
-        model = read_keras(args.model)
-        text = write_arch(from_keras(model), source, args.partial)
+        else:
+            from nnc.backends.keras.raise_ import from_keras
+            model = read_keras(args.model)
+            text = write_arch(from_keras(model), source, args.partial)
         write_atomically(args.output, text.encode())
+        print(f"wrote {args.output} ({len(text.splitlines())} lines)")
         if args.weights:
+            from nnc.backends.keras.raise_ import save_weights
             save_weights(model, text, args.output, args.weights)
-            note(f"wrote {args.weights}")
+            print(f"wrote {args.weights}")
     except NncError as e:
         report(e, args.model)
         return USER_ERROR

@@ -292,6 +292,9 @@ class Writer:
         self.model, self.units = model, units
         self.defaults = {**defaults_of(units), **residual_defaults(units)}
         self.blocks: list[Block] = []
+        self.branch_blocks: dict[tuple, str] = {}  # (body lines, params) -> block name
+        self.in_scope: list[str] = []   # the parameters of the block being written
+        self.sketching = False          # writing a skeleton: no branch blocks made
 
     def text(self, source: str, notes: list[str] = ()) -> str:
         rows = rows_of(self.units)
@@ -304,8 +307,12 @@ class Writer:
                   for kind, opts in self.defaults.items()]
         for block in self.blocks:
             params = ", ".join(p if d is None else f"{p}={d}" for p, d in block.params)
+            self.in_scope = [p for p, _ in block.params]
             lines += ["", f"block {block.name}({params}):",
                       *(INDENT + line for line in self.lines(block.units, block.values))]
+        for (body, params), name in self.branch_blocks.items():
+            lines += ["", f"block {name}({', '.join(params)}):",
+                      *(INDENT + line for line in body)]
         lines.append("")
         width = max(len(row.label) for row in rows) + 2
         for row in rows:
@@ -329,7 +336,11 @@ class Writer:
 
     def skeleton(self, units) -> str:
         marked = {key: Expression("#") for key, _ in self.numbered(units)}
-        return "\n".join(self.lines(units, marked))
+        self.sketching = True
+        try:
+            return "\n".join(self.lines(units, marked))
+        finally:
+            self.sketching = False
 
     def written(self, units) -> list[Node]:
         """The layers the text writes, in order: not the joins, nor the projection
@@ -433,11 +444,22 @@ class Writer:
         branches = []
         for branch in compound.branches:
             lines = sub(branch) if branch else [KINDS[IDENTITY].arch_text({})]
-            if len(lines) != 1:
-                raise NotStructured(compound.join, "a concat branch that is more than "
-                                                   "one row")
-            branches.append(INDENT + lines[0])
+            branches.append(INDENT + (lines[0] if len(lines) == 1 else self.branch_call(lines)))
         return ["concat:", *branches]
+
+
+    def branch_call(self, lines: list[str]) -> str:
+        """A concat branch of several rows (a conv, then a concat of its own:
+        Inception-v3's Figure 7) as a call of a block of those rows, which takes the
+        parameters of the block around it that the rows use."""
+        if self.sketching:
+            return "(" + "; ".join(lines) + ")"
+        text = "\n".join(lines)
+        params = tuple(p for p in self.in_scope if re.search(rf"\b{p}\b", text))
+        key = (tuple(lines), params)
+        if key not in self.branch_blocks:
+            self.branch_blocks[key] = f"branch{len(self.branch_blocks) + 1}"
+        return f"{self.branch_blocks[key]}({', '.join(params)})"
 
 
 def merge_repeats(items: list) -> list:
