@@ -25,9 +25,6 @@ from dataclasses import dataclass
 from nnc.errors import NncError
 from nnc.ir.attrs import Expression, written
 from nnc.ir.kinds import KINDS
-from nnc.ir.kinds.base import BIAS_AND_ACTIVATION
-from nnc.ir.kinds.core import BatchNorm, Conv
-from nnc.ir.kinds.joins import PadShortcut
 from nnc.present.imported import (
     IDENTITY,
     Compound,
@@ -35,48 +32,16 @@ from nnc.present.imported import (
     Node,
     NotStructured,
     Unsupported,
+    defaults_of,
+    nodes_of,
+    residual_defaults,
+    residual_options,
     structure,
 )
 
-NONLINEARITY = BIAS_AND_ACTIVATION[1]  # a projection shortcut has none
 RESERVED = {"network", "input", "default", "block", "expect", "residual", "concat", "head",
             "gate", "use", "skip", "from"}  # words that cannot label a row
 INDENT = "    "
-
-
-def nodes_of(units) -> list[Node]:
-    found = []
-    for unit in units:
-        if isinstance(unit, Compound):
-            for branch in unit.branches:
-                found += nodes_of(branch)
-            found.append(unit.join)
-        else:
-            found.append(unit)
-    return found
-
-
-def defaults_of(units) -> dict[str, dict]:
-    """Per kind, the options every layer of it agrees on and the kind's own default does
-    not give: `default conv(bias=false)`. Written positions (size, width, stride) stay on
-    the layers."""
-    values: dict[str, dict[str, Counter]] = {}
-    written = [node for node in nodes_of(units) if not node.spec.internal]
-    for node in written:
-        for attr in node.spec.attrs:
-            if attr.name in node.spec.short or attr.name in node.spec.positional:
-                continue
-            value = node.attrs.get(attr.name, attr.default)
-            values.setdefault(node.kind, {}).setdefault(attr.name, Counter())[repr(value)] += 1
-    found = {}
-    for node in written:
-        for attr in node.spec.attrs:
-            seen = values.get(node.kind, {}).get(attr.name)
-            value = node.attrs.get(attr.name, attr.default)
-            if seen and len(seen) == 1 and sum(seen.values()) > 1 and value != attr.default \
-                    and value is not None:
-                found.setdefault(node.kind, {})[attr.name] = value
-    return found
 
 
 def stage_and_block(name: str) -> tuple[str, str | None]:
@@ -175,88 +140,8 @@ def group_calls(members) -> list:
     return items
 
 
-def residual_options(compound: Compound, model: Imported, defaults: dict) -> tuple[list, str]:
-    """The body of a residual unit and the options that make nnc build its shortcut as
-    the model does: '' (B: identity, or a projection where the shape changes), 'C', and
-    projection_bn where BN differs from the body's."""
-    a, b = compound.branches
-    body, shortcut = (a, b) if is_projection(b) or zero_padding(b) or not b else (b, a)
-    if zero_padding(shortcut):
-        return body, "" if defaults.get(RESIDUAL, {}).get("shortcut") == "A" else "shortcut=A"
-    if shortcut and not is_projection(shortcut):
-        raise NotStructured(compound.join, "a shortcut that is neither the identity nor a "
-                                           "1×1 projection (and BN)")
-    fork = model.nodes[first_input(compound, model)]
-    changes = fork.shape != compound.join.shape
-    if not shortcut:
-        return body, ""
-    options = [] if changes else ["shortcut=C"]
-    conv_defaults = {**{a.name: a.default for a in KINDS[Conv.name].attrs},
-                     **defaults.get(Conv.name, {})}
-    if shortcut[0].attrs.get("bias", True) != conv_defaults["bias"]:
-        raise NotStructured(shortcut[0], "a projection whose bias differs from the other "
-                                         "convs'")
-    body_norm = any(n.spec.normalization for n in nodes_of(body))
-    has_norm = len(shortcut) == 2
-    if has_norm:
-        norm_defaults = {**{a.name: a.default for a in KINDS[BatchNorm.name].attrs},
-                         **defaults.get(BatchNorm.name, {})}
-        if any(shortcut[1].attrs.get(k, v) != v for k, v in norm_defaults.items()):
-            raise NotStructured(shortcut[1], "a projection's BN whose options differ from "
-                                             "the other BNs'")
-    if has_norm != body_norm:
-        options.append(f"projection_bn={'true' if has_norm else 'false'}")
-    return body, ", ".join(options)
-
-
-def residual_defaults(units) -> dict:
-    """`default residual(shortcut=A)` where every shortcut that is not the identity is
-    option A's (the CIFAR ResNets): then no residual needs to say it."""
-    shortcuts = [branch for c in compounds_of(units) if c.type == RESIDUAL
-                 for branch in c.branches if zero_padding(branch) or is_projection(branch)]
-    if shortcuts and all(zero_padding(branch) for branch in shortcuts):
-        return {RESIDUAL: {"shortcut": "A"}}
-    return {}
-
-
-def compounds_of(units) -> list[Compound]:
-    found = []
-    for unit in units:
-        if isinstance(unit, Compound):
-            found.append(unit)
-            for branch in unit.branches:
-                found += compounds_of(branch)
-    return found
-
-
-def first_input(compound: Compound, model: Imported) -> str:
-    branch = compound.branches[0] or compound.branches[1]
-    if not branch:
-        return compound.join.inputs[0]
-    first = branch[0]
-    return (first.inputs[0] if isinstance(first, Node) else first_input(first, model))
-
-
-def zero_padding(branch) -> bool:
-    """Option A's shortcut: subsampling and zero channels, no weights."""
-    return len(branch) == 1 and isinstance(branch[0], Node) and \
-        branch[0].kind == PadShortcut.name
-
-
-def is_projection(branch) -> bool:
-    if not branch or len(branch) > 2 or not all(isinstance(n, Node) for n in branch):
-        return False
-    conv = branch[0]
-    if conv.kind != Conv.name or conv.attrs["kernel"] != (1, 1) or \
-            conv.attrs.get("groups", 1) != 1 or \
-            conv.attrs.get(NONLINEARITY.name, NONLINEARITY.default) != NONLINEARITY.default:
-        return False
-    return len(branch) == 1 or branch[1].kind == BatchNorm.name
-
-
 # --- blocks: anti-unification of the calls ----------------------------------------------
 
-RESIDUAL = "residual"  # the compound, whose default lines name it as a kind's do
 LEAF_TYPES = ("int", "count", "pair")
 BLOCK_NAMES = {"residual": "resunit", "concat": "joinunit", "gate": "scaleunit"}
 PARAM_NAMES = {"filters": "w", "units": "w", "features": "w", "stride": "s", "kernel": "k",

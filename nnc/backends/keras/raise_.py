@@ -53,15 +53,9 @@ def window(config, ins, out, kernel_key: str) -> dict:
 
 
 def conv2d(c, ins, out):
-    if c.get("groups", 1) != 1:
-        raise Unreadable("Conv2D with groups: nnc lowers them as its own GroupedConv2D")
+    """Keras's Conv2D, grouped or not, and nnc's GroupedConv2D: the same function."""
     return "conv", {**window(c, ins, out, "kernel_size"), "filters": c["filters"],
-                    "bias": c["use_bias"], "activation": activation_of(c)}
-
-
-def grouped_conv2d(c, ins, out):
-    return "conv", {**window(c, ins, out, "kernel_size"), "filters": c["filters"],
-                    "groups": c["groups"], "bias": c["use_bias"],
+                    "groups": c.get("groups", 1), "bias": c["use_bias"],
                     "activation": activation_of(c)}
 
 
@@ -162,7 +156,7 @@ HELPERS = {("Flatten", "flatten"), ("Reshape", "reshape")}
 
 RAISINGS = {
     "Conv2D": conv2d,
-    "GroupedConv2D": grouped_conv2d,
+    "GroupedConv2D": conv2d,
     "DepthwiseConv2D": depthwise_conv2d,
     "SeparableConv2D": separable_conv2d,
     "MaxPooling2D": pooling("maxpool"),
