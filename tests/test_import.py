@@ -21,7 +21,6 @@ from nnc.present.fold import NotExpressible
 # What the imports cannot read back yet, each for the reason given: the import is a
 # positioned list and exit 2, never a wrong file (tests/test_lower.py checks both ways).
 NOT_READ = {
-    "googlenet": "side heads (more than one output)",
     "lenet5": "connection tables, subsampling and RBF units",
     "vit-ti16": "patches, tokens and attention",
     "vit-b16": "patches, tokens and attention",

@@ -77,6 +77,12 @@ def first_name(unit) -> str:
                                                      [unit.join])[0].name
 
 
+def last_node(item) -> str:
+    """The name of the layer that gives a row item's output."""
+    unit = item.units[-1] if isinstance(item, Call) else item
+    return unit.name
+
+
 def is_minor(unit) -> bool:
     return isinstance(unit, Node) and unit.spec.minor
 
@@ -84,7 +90,8 @@ def is_minor(unit) -> bool:
 @dataclass
 class Row:
     label: str
-    items: list  # Nodes, Compounds (written inline) and Calls
+    items: list  # Nodes and Calls; for a head row, the head's units
+    head: str | None = None  # a side head: the label of the row it taps
 
 
 @dataclass
@@ -173,8 +180,8 @@ class Block:
 class Writer:
     """The .arch text of an imported model (see the module's docstring)."""
 
-    def __init__(self, model: Imported, units: list):
-        self.model, self.units = model, units
+    def __init__(self, model: Imported, units: list, heads: list = ()):
+        self.model, self.units, self.heads = model, units, heads
         self.defaults = {**defaults_of(units), **residual_defaults(units)}
         self.blocks: list[Block] = []
         self.branch_blocks: dict[tuple, str] = {}  # (body lines, params) -> block name
@@ -182,8 +189,9 @@ class Writer:
         self.sketching = False          # writing a skeleton: no branch blocks made
 
     def text(self, source: str, notes: list[str] = ()) -> str:
-        rows = rows_of(self.units)
-        calls = [item for row in rows for item in row.items if isinstance(item, Call)]
+        rows = self.with_heads(rows_of(self.units))
+        calls = [item for row in rows for item in row.items
+                 if isinstance(item, Call) and row.head is None]
         self.fold(calls)
         lines = [f"# imported from {source} by nnc import", *(f"# {n}" for n in notes),
                  f"network {label(self.model.name, set())}",
@@ -201,9 +209,26 @@ class Writer:
         lines.append("")
         width = max(len(row.label) for row in rows) + 2
         for row in rows:
+            if row.head is not None:
+                lines += [f"{row.label}: head({row.head}):",
+                          *(" " * width + line for line in self.lines(row.items, {}))]
+                continue
             items = ", ".join(self.item_text(item) for item in merge_repeats(row.items))
             lines.append(f"{row.label + ':':<{width}}{items}")
         return "\n".join(lines) + "\n"
+
+    def with_heads(self, rows: list[Row]) -> list[Row]:
+        """Each side head as a head row after the row whose output it taps."""
+        taken = {row.label for row in rows}
+        for head in self.heads:
+            at = next((i for i, row in enumerate(rows) if row.head is None and
+                       last_node(row.items[-1]) == head.tap), None)
+            if at is None:
+                raise NotStructured(self.model.nodes[head.tap], "a side head taps it, inside "
+                                                                "a row")
+            name = label(stage_and_block(first_name(head.units[0]))[0], taken)
+            rows.insert(at + 1, Row(name, head.units, rows[at].label))
+        return rows
 
     def fold(self, calls: list[Call]) -> None:
         """Calls of one structure share a block; their differing numbers are its
@@ -373,8 +398,8 @@ def write_arch(model: Imported, source: str, partial: bool = False) -> str:
     `identity` and listed in comments at the top."""
     problems = list(model.unsupported)
     try:
-        units = structure(model)
-        text = Writer(model, units).text(source, [p.line(source) for p in problems])
+        units, heads = structure(model)
+        text = Writer(model, units, heads).text(source, [p.line(source) for p in problems])
     except NotStructured as e:
         problems.append(Unsupported(e.node.name, e.node.op, str(e)))
         text = None

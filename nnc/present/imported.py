@@ -86,18 +86,37 @@ class NotStructured(Exception):
         self.node = node
 
 
-def structure(model: Imported) -> list:
-    """The model's units (Nodes and Compounds) from its input to its output."""
-    if len(model.outputs) != 1:
-        last = model.nodes[model.outputs[-1]]
-        raise NotStructured(last, "a model with more than one output: nnc's side heads "
-                                  "are not recovered by the import")
+@dataclass
+class Head:
+    """A side head: the units from the main path's node `tap` to an extra output."""
+    tap: str
+    units: list
+
+
+def structure(model: Imported) -> tuple[list, list[Head]]:
+    """The model's units (Nodes and Compounds) from its input to its first output, and
+    a side head for every other output (GoogLeNet's auxiliary classifiers)."""
     graph = nx.DiGraph()
     for node in model.nodes.values():
         graph.add_node(node.name)
         graph.add_edges_from((i, node.name) for i in node.inputs)
-    post = nx.immediate_dominators(graph.reverse(copy=False), model.outputs[0])
-    return Decomposer(model, graph, post).sequence(model.input, model.outputs[0])
+    main = nx.ancestors(graph, model.outputs[0]) | {model.outputs[0]}
+    heads = [side_head(model, graph, main, output) for output in model.outputs[1:]]
+    trunk = graph.subgraph(main)
+    post = nx.immediate_dominators(trunk.reverse(copy=False), model.outputs[0])
+    return Decomposer(model, trunk, post).sequence(model.input, model.outputs[0]), heads
+
+
+def side_head(model: Imported, graph, main: set, output: str) -> Head:
+    own = (nx.ancestors(graph, output) | {output}) - main
+    taps = {i for name in own for i in model.nodes[name].inputs} - own
+    if len(taps) != 1:
+        raise NotStructured(model.nodes[output], "a side output that reads the main path "
+                                                 "at more than one place")
+    (tap,) = taps
+    branch = graph.subgraph(own | {tap})
+    post = nx.immediate_dominators(branch.reverse(copy=False), output)
+    return Head(tap, Decomposer(model, branch, post).sequence(tap, output))
 
 
 @dataclass

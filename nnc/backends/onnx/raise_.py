@@ -155,9 +155,12 @@ class Reader:
 
 
 def attribute(node, name: str, default=None):
+    """A node's attribute; a float as the float32 ONNX holds it writes it (1e-4, not
+    9.99999974737875e-05)."""
     for a in node.attribute:
         if a.name == name:
-            return onnx.helper.get_attribute_value(a)
+            value = onnx.helper.get_attribute_value(a)
+            return float(f"{value:.7g}") if isinstance(value, float) else value
     return default
 
 
@@ -363,7 +366,7 @@ def read_pad(r: Reader, node) -> None:
 
 
 def read_batch_norm(r: Reader, node) -> None:
-    r.add(node, "bn", {"epsilon": round(float(attribute(node, "epsilon", 1e-5)), 12),
+    r.add(node, "bn", {"epsilon": attribute(node, "epsilon", 1e-5),
                        "momentum": float(attribute(node, "momentum", 0.9))},
           [node.input[0]], node.output[0])
 
@@ -374,7 +377,7 @@ def read_concat(r: Reader, node) -> None:
 
 def read_lrn(r: Reader, node) -> None:
     size = attribute(node, "size")
-    r.add(node, "lrn", {"size": size, "alpha": attribute(node, "alpha", 1e-4) / size,
+    r.add(node, "lrn", {"size": size, "alpha": float(f"{attribute(node, 'alpha', 1e-4) / size:.7g}"),
                         "beta": attribute(node, "beta", 0.75), "k": attribute(node, "bias", 1.0)},
           [node.input[0]], node.output[0])
 
