@@ -25,7 +25,6 @@ NOT_READ = {
     "vit-ti16": "patches, tokens and attention",
     "vit-b16": "patches, tokens and attention",
     "vit-l16": "patches, tokens and attention",
-    "unet": "up-convolutions, crops and skips that join earlier rows",
 }
 ONNX_NOT_READ = {
     **NOT_READ,

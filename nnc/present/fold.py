@@ -27,12 +27,14 @@ from nnc.ir.attrs import Expression, written
 from nnc.ir.kinds import KINDS
 from nnc.present.imported import (
     IDENTITY,
+    RESIDUAL,
     Compound,
     Imported,
     Node,
     NotStructured,
     Unsupported,
     defaults_of,
+    first_input,
     nodes_of,
     residual_defaults,
     residual_options,
@@ -73,8 +75,56 @@ def label(text: str, taken: set) -> str:
 
 
 def first_name(unit) -> str:
-    return unit.name if isinstance(unit, Node) else (nodes_of(unit.branches[0]) or
+    return unit.name if isinstance(unit, (Node, Skip)) else (nodes_of(unit.branches[0]) or
                                                      [unit.join])[0].name
+
+
+@dataclass
+class Skip:
+    """A join of an earlier row's output with the current maps, across rows (U-Net's
+    copy and crop, a feature pyramid's lateral add): `skip(row)`."""
+    compound: Compound
+    fork: str
+    options: str
+
+    @property
+    def name(self) -> str:
+        return self.compound.join.name
+
+
+def flatten_skips(units, model: Imported) -> list:
+    """Top-level joins whose long branch runs across rows, written as that branch's
+    units in the rows, then a skip."""
+    flat = []
+    for unit in units:
+        long = skip_branch(unit)
+        if long is None:
+            flat.append(unit)
+            continue
+        short = unit.branches[1] if long is unit.branches[0] else unit.branches[0]
+        options = ", crop=true" if short else ""
+        options += ", join=add" if unit.type == RESIDUAL else ""
+        flat += flatten_skips(long, model)
+        flat.append(Skip(unit, first_input(unit, model), options))
+    return flat
+
+
+def skip_branch(unit):
+    """The long branch of a join that a skip writes, or None: two branches, one of them
+    nothing or a crop (the earlier row's maps, first in a concat), the other across
+    more than one stage of the model's names."""
+    if not isinstance(unit, Compound) or len(unit.branches) != 2 or not (
+            unit.type == RESIDUAL or unit.join.spec.concatenates):
+        return None
+    first, second = unit.branches
+    short_first = len(first) <= 1 and all(isinstance(n, Node) and n.spec.internal
+                                          for n in first)
+    short_second = unit.type == RESIDUAL and len(second) <= 1 and \
+        all(isinstance(n, Node) and n.spec.internal for n in second)
+    long = second if short_first else first if short_second else None
+    if long is None or len({stage_and_block(n.name)[0] for n in nodes_of(long)}) < 2:
+        return None
+    return long
 
 
 def last_node(item) -> str:
@@ -189,7 +239,9 @@ class Writer:
         self.sketching = False          # writing a skeleton: no branch blocks made
 
     def text(self, source: str, notes: list[str] = ()) -> str:
-        rows = self.with_heads(rows_of(self.units))
+        rows = self.with_heads(rows_of(flatten_skips(self.units, self.model)))
+        self.row_ends = {last_node(row.items[-1]): row.label for row in rows
+                         if row.head is None}
         calls = [item for row in rows for item in row.items
                  if isinstance(item, Call) and row.head is None]
         self.fold(calls)
@@ -311,6 +363,11 @@ class Writer:
     def item_text(self, item) -> str:
         if isinstance(item, Node):
             return self.node_text(item)
+        if isinstance(item, Skip):
+            if item.fork not in self.row_ends:
+                raise NotStructured(self.model.nodes[item.fork], "a later row joins its "
+                                                                 "output, inside a row")
+            return f"skip({self.row_ends[item.fork]}{item.options})"
         args = ", ".join(str(v) if d is None else f"{p}={v}"
                          for (p, v), d in ((a, dict(item.block.params)[a[0]])
                                            for a in item.args))

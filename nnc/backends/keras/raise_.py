@@ -70,10 +70,29 @@ def separable_conv2d(c, ins, out):
                        "activation": activation_of(c)}
 
 
+def transposed_conv2d(c, ins, out):
+    if c["padding"] != "valid" or pair(c.get("dilation_rate", 1)) != (1, 1) or \
+            c.get("output_padding") is not None:
+        raise Unreadable("a transposed conv with padding, dilation or output padding")
+    return "upconv", {"kernel": pair(c["kernel_size"]), "filters": c["filters"],
+                      "stride": None if pair(c["strides"]) == pair(c["kernel_size"])
+                      else pair(c["strides"]), "bias": c["use_bias"],
+                      "activation": activation_of(c)}
+
+
+def cropping(c, ins, out):
+    """A centred crop: read only as the crop of a skip (`skip(row, crop=true)`)."""
+    (top, bottom), (left, right) = (pair(p) for p in c["cropping"])
+    if (top, left) != (bottom, right):
+        raise Unreadable("a crop that is not centred")
+    return "crop", {"height": out[0], "width": out[1]}
+
+
 def pooling(kind: str):
     def read(c, ins, out):
         w = window(c, ins, out, "pool_size")
-        return kind, {"size": w["kernel"], "stride": w["stride"], "padding": w["padding"],
+        stride = None if w["stride"] == w["kernel"] else w["stride"]  # the size, by default
+        return kind, {"size": w["kernel"], "stride": stride, "padding": w["padding"],
                       "rounding": w["rounding"]}
     return read
 
@@ -182,6 +201,8 @@ RAISINGS = {
     "LayerNormalization": lambda c, ins, out: ("layernorm", {"epsilon": c["epsilon"]}),
     "UpSampling2D": lambda c, ins, out: ("upsample", {"size": pair(c["size"]),
                                                       "interpolation": c["interpolation"]}),
+    "Conv2DTranspose": transposed_conv2d,
+    "Cropping2D": cropping,
     "Add": joined("add"),
     "Concatenate": joined("concat"),
     "Multiply": joined("multiply"),

@@ -224,11 +224,22 @@ def read_pool(kind: str):
         if a["padding"] not in ("same", "valid") and kind == "avgpool" and \
                 not attribute(node, "count_include_pad", 0):
             raise Unreadable("an average pool that leaves its padding out of the count")
-        r.add(node, kind, {"size": kernel, "stride": a["stride"], "padding":
+        r.add(node, kind, {"size": kernel, "stride": None if a["stride"] == kernel
+                           else a["stride"], "padding":
                            "valid" if a["padding"] == "same" and kernel == (1, 1) else
                            a["padding"], "rounding": a["rounding"]},
               [node.input[0]], node.output[0])
     return read
+
+
+def read_resize(r: Reader, node) -> None:
+    scales = r.constants.get((list(node.input) + ["", "", ""])[2])
+    mode = attribute(node, "mode", b"nearest")
+    if scales is None or list(scales[:2]) != [1, 1] or mode not in (b"nearest", b"linear"):
+        raise Unreadable("a resize other than upsampling by constant factors")
+    r.add(node, "upsample", {"size": (int(scales[2]), int(scales[3])),
+                             "interpolation": "nearest" if mode == b"nearest" else "bilinear"},
+          [node.input[0]], node.output[0])
 
 
 def read_global_average(r: Reader, node) -> None:
@@ -334,15 +345,36 @@ def read_clip(r: Reader, node) -> None:
 
 
 def read_slice(r: Reader, node) -> None:
-    """Option A's subsampling: every stride-th row and column (Slice with steps); the
-    Pad of zero maps after it completes the shortcut."""
+    """Option A's subsampling (every stride-th row and column; the Pad of zero maps
+    after it completes the shortcut), or a skip's centred crop."""
     starts, ends, axes, steps = (list(r.constants.get(i, [])) for i in
                                  (list(node.input) + ["", ""])[1:5])
     h, w, c = r.shape(node.input[0])
-    if list(axes) != [2, 3] or any(starts) or list(ends) != [h, w] or len(set(steps)) != 1:
-        raise Unreadable("a slice other than option A's strided subsampling")
-    r.add(node, "pad_shortcut", {"stride": int(steps[0]), "channels": c},
-          [node.input[0]], node.output[0])
+    if list(axes) != [2, 3]:
+        raise Unreadable("a slice of other axes than rows and columns")
+    if not any(starts) and list(ends) == [h, w] and len(set(steps)) == 1:
+        r.add(node, "pad_shortcut", {"stride": int(steps[0]), "channels": c},
+              [node.input[0]], node.output[0])
+        return
+    height, width = ends[0] - starts[0], ends[1] - starts[1]
+    if set(steps) - {1} or [starts[0] * 2, starts[1] * 2] != [h - height, w - width]:
+        raise Unreadable("a slice that is neither option A's subsampling nor a centred crop")
+    r.add(node, "crop", {"height": int(height), "width": int(width)}, [node.input[0]],
+          node.output[0])
+
+
+def read_conv_transpose(r: Reader, node) -> None:
+    weight = r.constants.get(node.input[1])
+    if weight is None or any(attribute(node, "pads", [0, 0, 0, 0])) or \
+            any(d != 1 for d in attribute(node, "dilations", [1, 1])):
+        raise Unreadable("a transposed conv with padding, dilation or computed weights")
+    name = node.output[0].rsplit("/", 1)[0] if node.output[0].endswith("/conv") else None
+    r.add(node, "upconv", {"kernel": tuple(attribute(node, "kernel_shape")),
+                           "filters": weight.shape[1], "bias": len(node.input) > 2,
+                           "stride": None if tuple(attribute(node, "strides", [1, 1])) ==
+                           tuple(attribute(node, "kernel_shape")) else
+                           tuple(attribute(node, "strides", [1, 1])),
+                           "activation": "none"}, [node.input[0]], node.output[0], name)
 
 
 def read_pad(r: Reader, node) -> None:
@@ -401,6 +433,8 @@ READERS = {
     "Clip": read_clip,
     "Pad": read_pad,
     "Slice": read_slice,
+    "ConvTranspose": read_conv_transpose,
+    "Resize": read_resize,
     "BatchNormalization": read_batch_norm,
     "Concat": read_concat,
     "LRN": read_lrn,

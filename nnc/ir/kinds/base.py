@@ -113,7 +113,7 @@ class Kind:
         if isinstance(value, Expression):
             return None if slot == self.short[0] else f"{{{value}}}"
         if attr.type == "pair":
-            if slot == self.short[2] and value == attr.default:
+            if value == attr.default:  # `maxpool` for 2×2, no `/1`
                 return None
             h, w = value
             return (str(h) if h == w else f"{h}x{w}") if slot == self.short[0] else \
