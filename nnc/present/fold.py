@@ -237,6 +237,7 @@ class Writer:
         self.branch_blocks: dict[tuple, str] = {}  # (body lines, params) -> block name
         self.in_scope: list[str] = []   # the parameters of the block being written
         self.sketching = False          # writing a skeleton: no branch blocks made
+        self.row_ends: dict[str, str] = {}  # the layer that ends a row -> the row's label
 
     def text(self, source: str, notes: list[str] = ()) -> str:
         rows = self.with_heads(rows_of(flatten_skips(self.units, self.model)))
@@ -311,7 +312,7 @@ class Writer:
         for unit in units:
             if isinstance(unit, Node):
                 found.append(unit)
-            elif unit.type == "residual":
+            elif unit.type == RESIDUAL:
                 found += self.written(residual_options(unit, self.model, self.defaults)[0])
             else:
                 for branch in unit.branches:
@@ -402,7 +403,7 @@ class Writer:
             local = {(i, a): e for (g, a), e in values.items()
                      for i, n in enumerate(self.written(units)) if index[id(n)] == g}
             return self.lines(units, local)
-        if compound.type == "residual":
+        if compound.type == RESIDUAL:
             body, options = residual_options(compound, self.model, self.defaults)
             head = f"residual({options}):" if options else "residual:"
             return [head, *(INDENT + line for line in sub(body))]
@@ -413,7 +414,6 @@ class Writer:
             lines = sub(branch) if branch else [KINDS[IDENTITY].arch_text({})]
             branches.append(INDENT + (lines[0] if len(lines) == 1 else self.branch_call(lines)))
         return ["concat:", *branches]
-
 
     def branch_call(self, lines: list[str]) -> str:
         """A concat branch of several rows (a conv, then a concat of its own:

@@ -10,6 +10,7 @@ before an fc with a spatial input (`NAME.flatten`, which an fc does itself).
 """
 from __future__ import annotations
 
+from nnc.errors import NncError
 from nnc.ir.kinds.base import ACTIVATIONS
 from nnc.present.imported import Imported, Node, Unsupported, fold_padding
 
@@ -215,6 +216,9 @@ def shape_of(tensor) -> tuple[int, ...]:
 
 def from_keras(model) -> Imported:
     """The functional Keras model as nnc kinds, with its counts."""
+    if len(model.inputs) != 1:
+        raise NncError(f"a network has one input; '{model.name}' has {len(model.inputs)}. "
+                       f"Received: {', '.join(t.name for t in model.inputs)}")
     nodes, unsupported, renamed = {}, [], {}
     for layer in model.layers:
         node = read_layer(layer, renamed, unsupported)
@@ -225,7 +229,8 @@ def from_keras(model) -> Imported:
                for t in model.outputs]
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     total = model.count_params()
-    return Imported(model.name, nodes, model.layers[0].name, outputs, unsupported,
+    source = model.inputs[0]._keras_history[0].name
+    return Imported(model.name, nodes, source, outputs, unsupported,
                     (trainable, total - trainable))
 
 
@@ -260,7 +265,6 @@ def read_layer(layer, renamed: dict, unsupported: list) -> Node | None:
 
 
 def raise_unsized(layer):
-    from nnc.errors import NncError
     raise NncError(f"the model's input '{layer.name}' has no fixed size; build it with one "
                    f"(input_shape=(224, 224, 3)). Received: {shape_of(layer.output)}")
 

@@ -100,7 +100,11 @@ class Reader:
 
     # --- the walk -------------------------------------------------------------------
     def read(self) -> Imported:
-        (graph_input,) = [i for i in self.graph.input if i.name not in self.constants]
+        inputs = [i for i in self.graph.input if i.name not in self.constants]
+        if len(inputs) != 1:
+            raise NncError(f"a network has one input; this model has {len(inputs)}. "
+                           f"Received: {', '.join(i.name for i in inputs)}")
+        (graph_input,) = inputs
         dims = self.dims[graph_input.name][1:]
         reader = self.only_reader(graph_input.name)
         channels_last = reader is not None and reader.op_type == "Transpose" and \
