@@ -249,3 +249,18 @@ def test_weights_come_along_into_a_model_that_computes_the_same(keras, tmp_path)
     np.testing.assert_allclose(ours.predict(batch, verbose=0), theirs.predict(batch, verbose=0),
                                rtol=1e-5, atol=1e-5)
     assert ours.count_params() == theirs.count_params()
+
+
+def test_a_join_across_rows_comes_back_as_a_skip():
+    """U-Net's copy and crop: the long way down and up stays in its rows, and the join
+    is `skip(row, crop=true)` where the maps meet."""
+    original = nnc.load_string("input 20x20x3\n"
+                               "default conv(padding=valid, activation=relu)\n"
+                               "down:   conv3-8 x2\n"
+                               "bottom: maxpool, conv3-16\n"
+                               "up:     upconv2-8, skip(down, crop=true), conv3-8\n",
+                               "level.arch")
+    imported = nnc.from_onnx(original.to_onnx())
+    assert figures(imported) == figures(original)
+    lines = {" ".join(line.split()) for line in imported.network.source.splitlines()}
+    assert "up: upconv2-8, skip(down, crop=true), conv3-8" in lines
