@@ -271,3 +271,64 @@ def test_a_join_across_rows_comes_back_as_a_skip():
     assert figures(imported) == figures(original)
     lines = {" ".join(line.split()) for line in imported.network.source.splitlines()}
     assert "up: upconv2-8, skip(down, crop=true), conv3-8" in lines
+
+
+def torch_style_resnet():
+    """A small ResNet as torch.onnx.export writes torchvision's: channels-first input,
+    scoped node names (`/layer1/layer1.0/conv1/Conv`), ReLUs and Adds of their own, a
+    global pool, Flatten and Gemm. Written with onnx.helper: no PyTorch here."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    nodes, weights = [], []
+
+    def op(kind, inputs, scope, **attributes):
+        name = f"/{scope}/{kind}" if scope else f"/{kind}"
+        nodes.append(helper.make_node(kind, inputs, [f"{name}_output_0"], name=name,
+                                      **attributes))
+        return f"{name}_output_0"
+
+    def conv_bn(x, scope, conv, bn, cin, cout, stride=1):
+        weights.append(numpy_helper.from_array(
+            rng.normal(0, 0.1, (cout, cin, 3, 3)).astype("float32"), f"{scope}.{conv}.w"))
+        x = op("Conv", [x, f"{scope}.{conv}.w"], f"{scope}/{conv}".strip("/"),
+               kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[stride, stride])
+        for part in ("gamma", "beta", "mean", "var"):
+            weights.append(numpy_helper.from_array(rng.uniform(0.5, 1.5, cout).astype(
+                "float32"), f"{scope}.{bn}.{part}"))
+        return op("BatchNormalization", [x] + [f"{scope}.{bn}.{p}" for p in
+                                               ("gamma", "beta", "mean", "var")],
+                  f"{scope}/{bn}".strip("/"), epsilon=1e-5)
+
+    x = op("Relu", [conv_bn("input", "", "conv1", "bn1", 3, 8)], "relu")
+    for block in range(2):
+        scope = f"layer1/layer1.{block}"
+        y = op("Relu", [conv_bn(x, scope, "conv1", "bn1", 8, 8)], f"{scope}/relu")
+        y = conv_bn(y, scope, "conv2", "bn2", 8, 8)
+        x = op("Relu", [op("Add", [y, x], scope)], f"{scope}/relu_1")
+    x = op("Flatten", [op("GlobalAveragePool", [x], "avgpool")], "", axis=1)
+    weights += [numpy_helper.from_array(rng.normal(0, 0.1, (10, 8)).astype("float32"), "fc.w"),
+                numpy_helper.from_array(np.zeros(10, "float32"), "fc.b")]
+    output = op("Gemm", [x, "fc.w", "fc.b"], "fc", transB=1)
+    graph = helper.make_graph(
+        nodes, "torch_jit", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                           [1, 3, 32, 32])],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, [1, 10])], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model
+
+
+def test_a_pytorch_style_export_reads_its_module_paths_as_rows_and_blocks():
+    """torchvision's names give the rows (conv1, layer1, avgpool, fc) and the blocks
+    (layer1.0, layer1.1): one residual block, repeated."""
+    imported = nnc.from_onnx(torch_style_resnet())
+    lines = {" ".join(line.split()) for line in imported.network.source.splitlines()}
+    assert [row.name for row in imported.network.rows] == ["conv1", "layer1", "avgpool", "fc"]
+    assert "layer1: resunit() x2" in lines
+    assert "conv3-8, bn, relu, conv3-8, bn" in lines
+    totals = imported.stats.totals
+    # conv 3·3·3·8 and the fc 8·10 + 10; four convs 3·3·8·8; five BNs of 8, half
+    # of each trainable (γ, β)
+    assert totals.trainable == 3 * 3 * 3 * 8 + 4 * 3 * 3 * 8 * 8 + 5 * 2 * 8 + 8 * 10 + 10
+    assert totals.non_trainable == 5 * 2 * 8

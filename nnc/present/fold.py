@@ -52,7 +52,7 @@ def stage_and_block(name: str) -> tuple[str, str | None]:
     name = name.strip("/").replace("/", ".")
     if "." in name:
         parts = name.split(".")
-        return parts[0], parts[1] if parts[1].isdigit() and len(parts) > 2 else None
+        return parts[0], parts[1] if parts[1].isdigit() else None
     tokens = name.split("_")
     stage = tokens[0]
     rest = tokens[1:]

@@ -250,10 +250,11 @@ def read_global_average(r: Reader, node) -> None:
     """The pool writes `<layer>/pool` and a Flatten writes `<layer>` (or PyTorch's
     Flatten follows): one global avgpool, a vector."""
     after = r.only_reader(node.output[0])
-    output = node.output[0]
+    output, name = node.output[0], None
     if after is not None and after.op_type in ("Flatten", "Reshape"):
         output = after.output[0]
-    r.add(node, "avgpool", {"size": None}, [node.input[0]], output)
+        name = output if node.output[0] == f"{output}/pool" else node.output[0]
+    r.add(node, "avgpool", {"size": None}, [node.input[0]], output, name)
     r.layer_of[node.output[0]] = r.layer_of[output]
 
 
