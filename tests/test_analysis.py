@@ -157,7 +157,8 @@ def test_a_residual_unit_holds_its_input_for_the_shortcut():
 def test_json_memory_keys(load):
     memory = to_json(load("resnet50").stats, batch=4, dtype="float16")["memory"]
     assert memory["dtype"] == "float16" and memory["batch"] == 4
-    assert set(memory["per_image"]) == {"activations", "peak_live", "training_kept"}
+    assert set(memory["per_image"]) == {"activations", "peak_live", "training_kept",
+                                        "targets"}
     assert memory["weights"] == 2 * (25_557_032 + 53_120)  # trainable + BN moving stats
 
 

@@ -7,6 +7,11 @@ the registry (activations, dropout, flatten) write over their input's buffer whe
 are its only reader, as deep-learning frameworks do; every other layer allocates one.
 A layer that holds values of its own while it runs (attention's queries, keys, values and
 weights: the kind's `scratch`) adds them to the peak at its step, and training keeps them.
+
+The totals are what a device must hold: for inference, the weights and the batch's peak
+live tensors; for a training step, the weights, their gradients, the optimizer's state,
+what the batch keeps for backward and its targets. benchmarks/memory_calibration.py
+checks them against XLA's buffer assignment.
 """
 from __future__ import annotations
 
@@ -15,6 +20,24 @@ from dataclasses import dataclass
 from nnc.ir.network import Layer, Network
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+# Copies of the trainable weights an optimizer keeps between steps: plain SGD none,
+# SGD with momentum its velocity, Adam its first and second moments.
+OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}
+# What each figure includes, in the words of docs/seeing.md; the text and JSON reports
+# print these.
+INCLUDES = {
+    "weights": "every parameter, trainable or not, side heads included",
+    "activations": "every layer's output for one image, the input image included",
+    "peak_live": "inference: the most bytes of layer outputs alive at one time, "
+                 "the input image and the output included",
+    "training_kept": "training: the layer outputs the backward pass reads, the input "
+                     "image included (in-place layers share their input's buffer; an "
+                     "output that only adds and concats read is not kept)",
+    "inference_total": "weights + batch × peak live at inference",
+    "training_step_total": "weights + their gradients (trainable weights) + optimizer "
+                           "state + batch × (kept for backward + targets the size of "
+                           "the outputs)",
+}
 
 @dataclass(frozen=True)
 class Memory:
@@ -25,13 +48,29 @@ class Memory:
     activations: int     # every layer's output, the input image included
     peak_live: int       # inference: the most bytes of tensors alive at one time
     training_kept: int   # training: the buffers kept from the forward pass for backward
+    trainable: int = 0   # the trainable weights: their gradients, a copy of optimizer state
+    targets: int = 0     # training: one image's targets, the size of every output
+
+    def inference_total(self, batch: int | None = None) -> int:
+        """Bytes a device holds to run the inference network on a batch."""
+        return self.weights + (self.batch if batch is None else batch) * self.peak_live
+
+    def training_total(self, optimizer: str = "adam", batch: int | None = None) -> int:
+        """Bytes a device holds for one training step with `optimizer`."""
+        per_image = self.training_kept + self.targets
+        return (self.weights + self.trainable * (1 + OPTIMIZER_STATE[optimizer])
+                + (self.batch if batch is None else batch) * per_image)
 
     def json(self) -> dict:
         per_image = {"activations": self.activations, "peak_live": self.peak_live,
-                     "training_kept": self.training_kept}
+                     "training_kept": self.training_kept, "targets": self.targets}
         return {"dtype": self.dtype, "bytes_per_element": DTYPE_BYTES[self.dtype],
-                "batch": self.batch, "weights": self.weights, "per_image": per_image,
-                "per_batch": {k: v * self.batch for k, v in per_image.items()}}
+                "batch": self.batch, "weights": self.weights,
+                "trainable_weights": self.trainable, "per_image": per_image,
+                "per_batch": {k: v * self.batch for k, v in per_image.items()},
+                "inference_total": self.inference_total(),
+                "training_step_total": {o: self.training_total(o) for o in OPTIMIZER_STATE},
+                "includes": INCLUDES}
 
 
 def memory(net: Network, batch: int = 1, dtype: str = "float32") -> Memory:
@@ -40,11 +79,14 @@ def memory(net: Network, batch: int = 1, dtype: str = "float32") -> Memory:
     elements = {n: numel(layer.shape) for n, layer in nodes.items()}
     owner = buffer_owners(net, nodes)
     weights = sum(sum(layer.params) for layer in nodes.values())
+    trainable = sum(layer.params[0] for layer in nodes.values())
+    outputs = [net.output] + [row.output for row in net.heads]
     scratch = {n: layer.kind.scratch(layer.attrs, [nodes[i].shape for i in layer.inputs],
                                      layer.shape) for n, layer in nodes.items()}
-    kept = sum(elements[n] for n in set(owner.values())) + sum(scratch.values())
+    kept = sum(elements[b] for b in kept_buffers(net, nodes, owner)) + sum(scratch.values())
     return Memory(dtype, batch, weights * size, sum(elements.values()) * size,
-                  peak_live(net, nodes, owner, elements, scratch) * size, kept * size)
+                  peak_live(net, nodes, owner, elements, scratch) * size, kept * size,
+                  trainable * size, sum(elements[n] for n in outputs) * size)
 
 
 def numel(shape) -> int:
@@ -66,6 +108,29 @@ def buffer_owners(net: Network, nodes: dict[str, Layer]) -> dict[str, str]:
         else:
             owner[node] = node
     return owner
+
+
+def passes_gradient_through(layer: Layer) -> bool:
+    """A join that sums or stacks its inputs (add, concat): its backward pass routes the
+    gradient to its inputs without reading their values. A join that multiplies them
+    (a gate) reads both."""
+    return layer.kind.arity is None and not layer.kind.scales
+
+
+def kept_buffers(net: Network, nodes: dict[str, Layer], owner: dict[str, str]) -> set[str]:
+    """The buffers training keeps for the backward pass: those an in-place layer writes
+    (its backward reads its output), those another layer reads unless every such reader
+    passes the gradient through, and the outputs, which the loss reads. A BatchNorm
+    whose output only a residual add reads keeps nothing of its own: its backward reads
+    its input, the add's reads nothing (XLA and PyTorch alike free it)."""
+    outputs = [net.output] + [row.output for row in net.heads]
+    kept = {owner[n] for n in outputs}
+    for node, layer in nodes.items():
+        if owner[node] != node:
+            kept.add(owner[node])
+        elif not passes_gradient_through(layer):
+            kept.update(owner[tensor] for tensor in layer.inputs)
+    return kept
 
 
 def inference_nodes(net: Network) -> list[str]:
@@ -100,3 +165,33 @@ def peak_live(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
             alive.remove(buffer)
             live -= elements[buffer]
     return peak
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The largest batch whose total fits a budget (0: not even one image fits), the
+    total at that batch, what is left of the budget, and the total for one image."""
+    batch: int
+    total: int
+    headroom: int
+    one_image: int
+
+    def json(self) -> dict:
+        return {"batch": self.batch, "total": self.total, "headroom": self.headroom,
+                "one_image_total": self.one_image}
+
+
+def largest_batch(budget: int, fixed: int, per_image: int) -> Fit:
+    """The most images whose `per_image` bytes fit beside `fixed` bytes in `budget`."""
+    batch = max(0, (budget - fixed) // per_image) if per_image else 0
+    total = fixed + batch * per_image
+    return Fit(batch, total, budget - total, fixed + per_image)
+
+
+def fits(m: Memory, budget: int, optimizer: str) -> dict[str, Fit]:
+    """The largest training batch (one step with `optimizer`) and inference batch that
+    fit `budget` bytes by nnc's totals."""
+    training_fixed = m.training_total(optimizer, batch=0)
+    return {"training": largest_batch(budget, training_fixed,
+                                      m.training_total(optimizer, batch=1) - training_fixed),
+            "inference": largest_batch(budget, m.weights, m.peak_live)}

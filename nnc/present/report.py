@@ -3,7 +3,7 @@ Table 1's columns), the per-layer table of `--expand`, and the side-by-side comp
 of several networks (VGG Table 2)."""
 from __future__ import annotations
 
-from nnc.analysis.memory import DTYPE_BYTES, Memory, memory
+from nnc.analysis.memory import DTYPE_BYTES, INCLUDES, Memory, fits, memory
 from nnc.analysis.paths import MAX_DIGITS, Paths, count_paths
 from nnc.analysis.receptive import receptive_fields
 from nnc.analysis.stats import CONVENTIONS, Stats, Totals
@@ -42,7 +42,8 @@ def row_cells(stats: Stats, fields: dict) -> list[list[str]]:
 
 
 def format_stats(stats: Stats, expand: bool = False, batch: int = 1,
-                 dtype: str = "float32") -> str:
+                 dtype: str = "float32", optimizer: str = "adam",
+                 budget: int | None = None) -> str:
     net = stats.network
     fields = receptive_fields(net)
     lines = [f"network {net.name}  ({net.file})",
@@ -64,7 +65,7 @@ def format_stats(stats: Stats, expand: bool = False, batch: int = 1,
         lines += totals_lines("without heads: ", stats.main)
     lines += ["", "field/stride: the receptive field in input pixels and the step between "
                   "neighbouring outputs' fields"]
-    lines += ["", *format_memory(memory(net, batch, dtype))]
+    lines += ["", *format_memory(memory(net, batch, dtype), optimizer, budget)]
     lines += ["", *format_paths(count_paths(net))]
     return "\n".join(lines)
 
@@ -86,8 +87,9 @@ def format_comparison(all_stats: list[Stats]) -> str:
     return table(headers, body, set(range(1, len(headers)))) + f"\n\ncounting: {CONVENTIONS}"
 
 
-def format_memory(m: Memory) -> list[str]:
-    """Memory as a small table: one line per figure, per image and per batch."""
+def format_memory(m: Memory, optimizer: str = "adam", budget: int | None = None) -> list[str]:
+    """Memory as a small table: one line per figure, per image and per batch; the totals
+    with what they include; and with a budget, the largest batches that fit it."""
     batch = m.batch > 1
     lines = [f"memory ({m.dtype}, {DTYPE_BYTES[m.dtype]} bytes a value"
              + (f", batch {m.batch}" if batch else "") + "):",
@@ -97,6 +99,18 @@ def format_memory(m: Memory) -> list[str]:
                          ("kept for backward in training", m.training_kept)):
         line = f"  {label + ':':<34} {human_bytes(value):>10} per image"
         lines.append(line + (f", {human_bytes(value * m.batch)} per batch" if batch else ""))
+    lines += [f"  {'inference total:':<34} {human_bytes(m.inference_total()):>10}"
+              f" = {INCLUDES['inference_total']}",
+              f"  {f'training step total ({optimizer}):':<34} "
+              f"{human_bytes(m.training_total(optimizer)):>10}"
+              f" = {INCLUDES['training_step_total']}"]
+    if budget:
+        lines += ["", f"memory budget {human_bytes(budget)} ({optimizer}, {m.dtype}):"]
+        for mode, fit in fits(m, budget, optimizer).items():
+            lines.append(f"  {mode + ':':<11} " + (
+                f"largest batch {fit.batch:,}, total {human_bytes(fit.total)}, "
+                f"headroom {human_bytes(fit.headroom)}" if fit.batch else
+                f"does not fit: one image needs {human_bytes(fit.one_image)}"))
     return lines
 
 
