@@ -2,9 +2,11 @@
 never import TensorFlow, Keras, JAX or torch."""
 from __future__ import annotations
 
+import argparse
 import json
+import re
 
-from nnc.analysis.memory import DTYPE_BYTES
+from nnc.analysis.memory import DTYPE_BYTES, OPTIMIZER_STATE
 from nnc.cli.common import USER_ERROR, compile_all, positive, report, summary
 from nnc.errors import NncError
 from nnc.present.tables import FORMATS as TABLE_FORMATS
@@ -26,6 +28,13 @@ def add_commands(commands, common) -> None:
                        help="images per batch, for the memory figures (default 1)")
     stats.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32",
                        help="bytes per value of weights and activations (default float32)")
+    stats.add_argument("--memory-budget", type=byte_size, metavar="SIZE",
+                       help="device memory, like 16GiB, 512MiB or 8GB: the largest batch "
+                            "that fits for training and for inference, by nnc's totals")
+    stats.add_argument("--optimizer", choices=list(OPTIMIZER_STATE), default="adam",
+                       help="the optimizer of the training step total: sgd keeps no "
+                            "state, momentum one copy of the trainable weights, adam two "
+                            "(default adam)")
     stats.set_defaults(run=run_stats)
 
     diff = commands.add_parser("diff", parents=[common],
@@ -50,12 +59,41 @@ def add_commands(commands, common) -> None:
 
 
 
-def run_stats(args) -> int:
+UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+         "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def byte_size(text: str) -> int:
+    """A memory size: a number and a unit, binary (KiB, MiB, GiB, TiB) or decimal (KB,
+    MB, GB, TB, as disk and some GPU makers count), or bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    unit = match and match.group(2).upper()
+    if not match or unit not in UNITS or float(match.group(1)) * UNITS[unit] < 1:
+        raise argparse.ArgumentTypeError(
+            "must be a size of at least one byte, a number and a unit: 16GiB, 512MiB, "
+            f"8GB (10^9 bytes) or a number of bytes. Received: {text}")
+    return int(float(match.group(1)) * UNITS[unit])
+
+
+def memory_json(compiled, args) -> dict:
+    """The stats as JSON, with the --memory-budget fit in its "memory" object."""
+    from nnc.analysis.memory import fits, memory
     from nnc.analysis.stats import to_json
+    result = to_json(compiled.stats, args.batch, args.dtype)
+    if args.memory_budget:
+        m = memory(compiled.network, args.batch, args.dtype)
+        result["memory"]["budget"] = {
+            "bytes": args.memory_budget, "optimizer": args.optimizer,
+            **{mode: fit.json() for mode, fit in fits(m, args.memory_budget,
+                                                      args.optimizer).items()}}
+    return result
+
+
+def run_stats(args) -> int:
     from nnc.present import report as text
     good, failed = compile_all(args)
     if args.json:
-        objects = [to_json(c.stats, args.batch, args.dtype) for _, c in good]
+        objects = [memory_json(c, args) for _, c in good]
         if objects:
             print(json.dumps(objects[0] if len(args.files) == 1 else objects, indent=1))
     elif args.format != "text":
@@ -63,7 +101,8 @@ def run_stats(args) -> int:
         print("\n\n".join(render(c.stats, args.format, args.layout) for _, c in good))
     elif len(good) == 1 and len(args.files) == 1:
         print(text.format_stats(good[0][1].stats, expand=args.expand, batch=args.batch,
-                                dtype=args.dtype))
+                                dtype=args.dtype, optimizer=args.optimizer,
+                                budget=args.memory_budget))
     elif good:
         if args.expand:
             print("\n\n".join(text.format_stats(c.stats, expand=True) for _, c in good))

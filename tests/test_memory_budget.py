@@ -1,0 +1,98 @@
+"""`nnc stats --memory-budget`: the totals for inference and a training step, and the
+largest batch that fits, against bytes counted by hand from the layers' shapes."""
+import json
+import textwrap
+
+import pytest
+
+from nnc import cli
+
+TINY = """
+    input 8x8x3
+    a: conv3-4, relu, maxpool, fc-10
+"""
+# weights: conv 3·3·3·4 + 4 = 112, fc 64·10 + 10 = 650, all trainable
+WEIGHTS = 112 + 650
+# inference: conv holds its input and its output, 192 + 256 values (relu runs in place,
+# pool then holds 256 + 64, fc 64 + 10)
+PEAK = 192 + 256
+# training keeps what backward reads: the input (conv's), the conv/relu buffer (relu's
+# output, pool's input), the pool output (fc's input) and the output (the loss's)
+KEPT = 192 + 256 + 64 + 10
+TARGETS = 10  # one-hot targets, the size of the output
+
+
+def stats_json(tmp_path, capsys, text: str, *options: str) -> dict:
+    path = tmp_path / "net.arch"
+    path.write_text(textwrap.dedent(text))
+    assert cli.main(["stats", "--json", str(path), *options]) == 0
+    return json.loads(capsys.readouterr().out)["memory"]
+
+
+@pytest.mark.parametrize("optimizer, copies", [("sgd", 0), ("momentum", 1), ("adam", 2)])
+def test_training_step_total_counts_weights_gradients_optimizer_state_and_batch(
+        tmp_path, capsys, optimizer, copies):
+    memory = stats_json(tmp_path, capsys, TINY, "--batch", "3")
+    total = 4 * (WEIGHTS * (2 + copies) + 3 * (KEPT + TARGETS))
+    assert memory["training_step_total"][optimizer] == total
+    assert memory["inference_total"] == 4 * (WEIGHTS + 3 * PEAK)
+
+
+def test_the_largest_batch_that_fits_and_its_headroom(tmp_path, capsys):
+    budget = 2**20
+    memory = stats_json(tmp_path, capsys, TINY, "--memory-budget", "1MiB",
+                        "--optimizer", "momentum")
+    fit = memory["budget"]
+    training_fixed, training_image = 4 * 3 * WEIGHTS, 4 * (KEPT + TARGETS)
+    batch = (budget - training_fixed) // training_image
+    assert fit["training"]["batch"] == batch
+    assert fit["training"]["headroom"] == budget - training_fixed - batch * training_image
+    assert fit["training"]["headroom"] < training_image  # one image more would not fit
+    batch = (budget - 4 * WEIGHTS) // (4 * PEAK)
+    assert fit["inference"]["batch"] == batch
+    assert fit["inference"]["total"] == 4 * (WEIGHTS + batch * PEAK)
+
+
+def test_bfloat16_halves_every_figure_and_fits_twice_the_images(tmp_path, capsys):
+    memory = stats_json(tmp_path, capsys, TINY, "--memory-budget", "8GB",
+                        "--dtype", "bfloat16")
+    assert memory["budget"]["bytes"] == 8 * 10**9
+    per_image = 2 * (KEPT + TARGETS)
+    assert memory["budget"]["training"]["batch"] == (8 * 10**9 - 2 * 4 * WEIGHTS) // per_image
+
+
+def test_a_budget_too_small_for_one_image_says_so(tmp_path, capsys):
+    path = tmp_path / "net.arch"
+    path.write_text(textwrap.dedent(TINY))
+    assert cli.main(["stats", str(path), "--memory-budget", "8KiB"]) == 0
+    out = capsys.readouterr().out
+    one_image = 4 * (4 * WEIGHTS + KEPT + TARGETS)  # 14,320 bytes: more than 8 KiB
+    assert f"training:   does not fit: one image needs {one_image / 1024:.1f} KiB" in out
+    inference = (8192 - 4 * WEIGHTS) // (4 * PEAK)  # 2 images
+    assert f"inference:  largest batch {inference}," in out
+
+
+def test_an_output_only_an_add_reads_is_not_kept_for_backward(tmp_path, capsys):
+    memory = stats_json(tmp_path, capsys, """
+        input 4x4x2
+        block unit():
+            residual:
+                conv3-2, bn
+            relu
+        r: unit
+    """)
+    # input (conv reads it), conv's output (bn reads it), the add/relu buffer (relu's
+    # output); bn's output only the add reads, whose backward needs none of its inputs
+    assert memory["per_image"]["training_kept"] == 4 * 3 * 32
+
+
+@pytest.mark.parametrize("size", ["16QB", "-1GiB", "0", "GiB", "1.5.2MiB"])
+def test_a_bad_budget_is_a_clear_error(tmp_path, capsys, size):
+    path = tmp_path / "net.arch"
+    path.write_text(textwrap.dedent(TINY))
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["stats", str(path), f"--memory-budget={size}"])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("nnc stats: error: argument --memory-budget:")
+    assert error.endswith(f"Received: {size}")
