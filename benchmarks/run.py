@@ -8,7 +8,9 @@ build (`nnc build` against keras.applications), run (inference throughput with t
 weights), grouped (AlexNet's grouped convs as nnc computes them, against TensorFlow's
 grouped Conv2D and against each split into two convs and a concat), onnx (nnc's ONNX
 backend against Keras's export through tf2onnx, and onnxruntime against Keras), view
-(`nnc view`'s page of the largest networks opened in headless Chromium). Prints Markdown: the machine, one table per section and a summary of the
+(`nnc view`'s page of the largest networks opened in headless Chromium), memory
+(nnc's memory figures against XLA's buffer assignment: memory_calibration.py, under JAX
+in a process of its own, cached per network in memory_calibration.json). Prints Markdown: the machine, one table per section and a summary of the
 ratios against the targets of issue 8. About 12 minutes on 2 cores; --quick runs each
 measurement fewer times (about 5 minutes). benchmarks/RESULTS.md holds the results.
 """
@@ -21,13 +23,14 @@ import os
 import frontend
 import grouped
 import inference
+import memory_calibration
 import onnx_route
 import view_load
 from common import QUIET, machine, seconds, table
 
 import build
 
-SECTIONS = ("frontend", "scale", "build", "run", "grouped", "onnx", "view")
+SECTIONS = ("frontend", "scale", "build", "run", "grouped", "onnx", "view", "memory")
 
 
 def main() -> None:
@@ -85,6 +88,9 @@ def main() -> None:
         results["view"] = r = view_load.loading(repeat)
         section(f"`nnc view`'s page in headless Chromium (best of {repeat + 2} loads)",
                 view_load.loading_table(r))
+    if "memory" in args.only:
+        section("Memory: nnc's totals against XLA's buffer assignment",
+                memory_calibration.study_in_jax())
     section("Summary against the targets", summary(results))
 
 
