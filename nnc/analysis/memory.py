@@ -29,7 +29,8 @@ INCLUDES = {
     "weights": "every parameter, trainable or not, side heads included",
     "activations": "every layer's output for one image, the input image included",
     "peak_live": "inference: the most bytes of layer outputs alive at one time, "
-                 "the input image and the output included",
+                 "the input image and the output included (in-place layers and "
+                 "BatchNorm share their input's buffer)",
     "training_kept": "training: the layer outputs the backward pass reads, the input "
                      "image included (in-place layers share their input's buffer; an "
                      "output that only adds and concats read is not kept)",
@@ -85,7 +86,8 @@ def memory(net: Network, batch: int = 1, dtype: str = "float32") -> Memory:
                                      layer.shape) for n, layer in nodes.items()}
     kept = sum(elements[b] for b in kept_buffers(net, nodes, owner)) + sum(scratch.values())
     return Memory(dtype, batch, weights * size, sum(elements.values()) * size,
-                  peak_live(net, nodes, owner, elements, scratch) * size, kept * size,
+                  peak_live(net, nodes, buffer_owners(net, nodes, inference=True),
+                            elements, scratch) * size, kept * size,
                   trainable * size, sum(elements[n] for n in outputs) * size)
 
 
@@ -96,14 +98,18 @@ def numel(shape) -> int:
     return result
 
 
-def buffer_owners(net: Network, nodes: dict[str, Layer]) -> dict[str, str]:
+def buffer_owners(net: Network, nodes: dict[str, Layer],
+                  inference: bool = False) -> dict[str, str]:
     """For each layer, the layer whose buffer holds its output: itself, or for an
-    in-place layer that is its input's only reader, the owner of that input's buffer."""
+    in-place layer that is its input's only reader, the owner of that input's buffer.
+    At inference a normalization (BatchNorm: a fixed affine map per channel) is such a
+    layer too: compilers fold it into the conv before it, or apply it in place."""
     readers = dict(net.graph.out_degree())
     owner = {}
     for node, layer in nodes.items():
         ins = layer.inputs
-        if layer.kind.in_place and len(ins) == 1 and readers[ins[0]] == 1:
+        in_place = layer.kind.in_place or (inference and layer.kind.normalization)
+        if in_place and len(ins) == 1 and readers[ins[0]] == 1:
             owner[node] = owner[ins[0]]
         else:
             owner[node] = node
