@@ -96,3 +96,17 @@ def test_a_bad_budget_is_a_clear_error(tmp_path, capsys, size):
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("nnc stats: error: argument --memory-budget:")
     assert error.endswith(f"Received: {size}")
+
+
+def test_the_reports_say_what_each_figure_includes_in_the_words_of_the_docs(tmp_path, capsys):
+    from conftest import ROOT
+
+    from nnc.analysis.memory import INCLUDES
+    docs = " ".join((ROOT / "docs" / "seeing.md").read_text().split())
+    memory = stats_json(tmp_path, capsys, TINY)
+    assert memory["includes"] == INCLUDES
+    path = tmp_path / "net.arch"
+    assert cli.main(["stats", str(path)]) == 0
+    text = capsys.readouterr().out
+    for words in INCLUDES.values():
+        assert words in docs and words in text

@@ -28,10 +28,10 @@ OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}
 INCLUDES = {
     "weights": "every parameter, trainable or not, side heads included",
     "activations": "every layer's output for one image, the input image included",
-    "peak_live": "inference: the most bytes of layer outputs alive at one time, "
+    "peak_live": "the most bytes of layer outputs alive at one time, "
                  "the input image and the output included (in-place layers and "
                  "BatchNorm share their input's buffer)",
-    "training_kept": "training: the layer outputs the backward pass reads, the input "
+    "training_kept": "the layer outputs the backward pass reads, the input "
                      "image included (in-place layers share their input's buffer; an "
                      "output that only adds and concats read is not kept)",
     "inference_total": "weights + batch × peak live at inference",

@@ -87,23 +87,32 @@ def format_comparison(all_stats: list[Stats]) -> str:
     return table(headers, body, set(range(1, len(headers)))) + f"\n\ncounting: {CONVENTIONS}"
 
 
+MEMORY_LABELS = {"weights": "weights", "activations": "activations (every layer output)",
+                 "peak_live": "peak live at inference",
+                 "training_kept": "kept for backward in training",
+                 "inference_total": "inference total",
+                 "training_step_total": "training step total"}
+
+
 def format_memory(m: Memory, optimizer: str = "adam", budget: int | None = None) -> list[str]:
-    """Memory as a small table: one line per figure, per image and per batch; the totals
-    with what they include; and with a budget, the largest batches that fit it."""
+    """Memory as a small table: one line per figure, per image and per batch, the totals,
+    what each includes (the words of docs/seeing.md), and with a budget, the largest
+    batches that fit it."""
     batch = m.batch > 1
+    labels = {**MEMORY_LABELS,
+              "training_step_total": f"training step total ({optimizer})"}
     lines = [f"memory ({m.dtype}, {DTYPE_BYTES[m.dtype]} bytes a value"
              + (f", batch {m.batch}" if batch else "") + "):",
              f"  {'weights:':<34} {human_bytes(m.weights):>10}"]
-    for label, value in (("activations (every layer output)", m.activations),
-                         ("peak live at inference", m.peak_live),
-                         ("kept for backward in training", m.training_kept)):
-        line = f"  {label + ':':<34} {human_bytes(value):>10} per image"
+    for key, value in (("activations", m.activations), ("peak_live", m.peak_live),
+                       ("training_kept", m.training_kept)):
+        line = f"  {labels[key] + ':':<34} {human_bytes(value):>10} per image"
         lines.append(line + (f", {human_bytes(value * m.batch)} per batch" if batch else ""))
-    lines += [f"  {'inference total:':<34} {human_bytes(m.inference_total()):>10}"
-              f" = {INCLUDES['inference_total']}",
-              f"  {f'training step total ({optimizer}):':<34} "
-              f"{human_bytes(m.training_total(optimizer)):>10}"
-              f" = {INCLUDES['training_step_total']}"]
+    for key, value in (("inference_total", m.inference_total()),
+                       ("training_step_total", m.training_total(optimizer))):
+        lines.append(f"  {labels[key] + ':':<34} {human_bytes(value):>10}")
+    lines.append("what each includes:")
+    lines += [f"  {MEMORY_LABELS[key]}: {words}" for key, words in INCLUDES.items()]
     if budget:
         lines += ["", f"memory budget {human_bytes(budget)} ({optimizer}, {m.dtype}):"]
         for mode, fit in fits(m, budget, optimizer).items():
