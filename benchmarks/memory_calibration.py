@@ -187,8 +187,11 @@ def save_results(results: dict, path: Path) -> None:
 def machine() -> dict:
     import jax
     import keras
+
+    from nnc.backends.keras.bench import cpu_name
     device = jax.devices()[0]
-    return {"system": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
+    return {"system": f"{platform.system()} {platform.machine()}, {cpu_name()}, "
+                      f"{os.cpu_count()} cores",
             "device": f"{device.platform} {device.device_kind}",
             "versions": f"Python {platform.python_version()}, JAX {jax.__version__}, "
                         f"jaxlib {__import__('jaxlib').__version__}, Keras {keras.__version__}"}
