@@ -110,3 +110,17 @@ def test_the_reports_say_what_each_figure_includes_in_the_words_of_the_docs(tmp_
     text = capsys.readouterr().out
     for words in INCLUDES.values():
         assert words in docs and words in text
+
+
+def test_the_inference_total_leaves_out_the_side_heads_weights(tmp_path, capsys):
+    memory = stats_json(tmp_path, capsys, """
+        input 8x8x3
+        a: conv3-4, relu
+        aux: head(a):
+            avgpool, fc-5
+        b: maxpool, fc-10
+    """)
+    # weights: conv 112, head's fc 4·5 + 5 = 25, main fc 64·10 + 10 = 650
+    assert memory["weights"] == 4 * (112 + 25 + 650)
+    assert memory["inference_weights"] == 4 * (112 + 650)
+    assert memory["inference_total"] == 4 * (112 + 650) + memory["per_image"]["peak_live"]

@@ -34,7 +34,7 @@ INCLUDES = {
     "training_kept": "the layer outputs the backward pass reads, the input "
                      "image included (in-place layers share their input's buffer; an "
                      "output that only adds and concats read is not kept)",
-    "inference_total": "weights + batch × peak live at inference",
+    "inference_total": "weights without side heads + batch × peak live at inference",
     "training_step_total": "weights + their gradients (trainable weights) + optimizer "
                            "state + batch × (kept for backward + targets the size of "
                            "the outputs)",
@@ -51,10 +51,12 @@ class Memory:
     training_kept: int   # training: the buffers kept from the forward pass for backward
     trainable: int = 0   # the trainable weights: their gradients, a copy of optimizer state
     targets: int = 0     # training: one image's targets, the size of every output
+    inference_weights: int = 0  # the weights without side heads
 
     def inference_total(self, batch: int | None = None) -> int:
         """Bytes a device holds to run the inference network on a batch."""
-        return self.weights + (self.batch if batch is None else batch) * self.peak_live
+        return (self.inference_weights
+                + (self.batch if batch is None else batch) * self.peak_live)
 
     def training_total(self, optimizer: str = "adam", batch: int | None = None) -> int:
         """Bytes a device holds for one training step with `optimizer`."""
@@ -67,7 +69,8 @@ class Memory:
                      "training_kept": self.training_kept, "targets": self.targets}
         return {"dtype": self.dtype, "bytes_per_element": DTYPE_BYTES[self.dtype],
                 "batch": self.batch, "weights": self.weights,
-                "trainable_weights": self.trainable, "per_image": per_image,
+                "trainable_weights": self.trainable,
+                "inference_weights": self.inference_weights, "per_image": per_image,
                 "per_batch": {k: v * self.batch for k, v in per_image.items()},
                 "inference_total": self.inference_total(),
                 "training_step_total": {o: self.training_total(o) for o in OPTIMIZER_STATE},
@@ -80,6 +83,7 @@ def memory(net: Network, batch: int = 1, dtype: str = "float32") -> Memory:
     elements = {n: numel(layer.shape) for n, layer in nodes.items()}
     owner = buffer_owners(net, nodes)
     weights = sum(sum(layer.params) for layer in nodes.values())
+    inference_weights = sum(sum(nodes[n].params) for n in inference_nodes(net))
     trainable = sum(layer.params[0] for layer in nodes.values())
     outputs = [net.output] + [row.output for row in net.heads]
     scratch = {n: layer.kind.scratch(layer.attrs, [nodes[i].shape for i in layer.inputs],
@@ -88,7 +92,8 @@ def memory(net: Network, batch: int = 1, dtype: str = "float32") -> Memory:
     return Memory(dtype, batch, weights * size, sum(elements.values()) * size,
                   peak_live(net, nodes, buffer_owners(net, nodes, inference=True),
                             elements, scratch) * size, kept * size,
-                  trainable * size, sum(elements[n] for n in outputs) * size)
+                  trainable * size, sum(elements[n] for n in outputs) * size,
+                  inference_weights * size)
 
 
 def numel(shape) -> int:
@@ -200,4 +205,4 @@ def fits(m: Memory, budget: int, optimizer: str) -> dict[str, Fit]:
     training_fixed = m.training_total(optimizer, batch=0)
     return {"training": largest_batch(budget, training_fixed,
                                       m.training_total(optimizer, batch=1) - training_fixed),
-            "inference": largest_batch(budget, m.weights, m.peak_live)}
+            "inference": largest_batch(budget, m.inference_weights, m.peak_live)}
