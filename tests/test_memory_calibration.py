@@ -69,3 +69,16 @@ def test_nncs_total_is_within_15_percent_of_xlas(xla_totals, name, batch, mode):
     ours = nnc_total(name, batch, mode)
     assert abs(ours / theirs - 1) <= TOLERANCE, f"nnc {ours:,} bytes, XLA {theirs:,}"
 
+
+
+def test_results_md_holds_the_table_the_script_makes_from_its_cache():
+    """benchmarks/RESULTS.md's calibration table is the script's, from the measurements
+    in benchmarks/memory_calibration.json and nnc's figures as they are now: a change to
+    nnc's memory model rewrites it (`memory_calibration.py --table --write`)."""
+    sys.path.insert(0, str(BENCHMARKS))  # the script imports its neighbours
+    try:
+        import memory_calibration as study
+        made = study.markdown(study.load_results(study.RESULTS))
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    assert study.results_section(study.RESULTS_MD.read_text()) == made
