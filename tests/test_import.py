@@ -132,12 +132,12 @@ def test_an_lstm_is_listed_with_its_node_and_op_and_exits_2_unless_partial(keras
         in err
     assert not out.exists()
     # --partial writes the rest: the LSTM as identity, marked; the row named after a
-    # layer called "head" is labelled so that it does not read as the keyword
+    # layer called "head" is labelled head_ so that it does not read as the keyword
     assert cli.main(["import", str(tmp_path / "tagger.keras"), "-o", str(out),
                      "--partial"]) == 0
     text = out.read_text()
     assert "# tagger.keras: node 'encoder' (LSTM): no nnc kind" in text
-    assert "r_head:" in text and nnc.load(str(out)).stats.totals.params == 3 * 8 + 3
+    assert "head_:" in text and nnc.load(str(out)).stats.totals.params == 3 * 8 + 3
 
 
 @pytest.fixture(scope="module")

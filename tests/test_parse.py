@@ -96,6 +96,18 @@ def test_compounds_and_options():
     assert weight.name == "loss_weight" and weight.value.value == 0.3
 
 
+def test_labels_may_begin_with_a_compound_keyword():
+    p = parse_text("input 8x8x3\n"
+                   "residual1: conv1-4\n"
+                   "head1: conv1-4\n"
+                   "concatx: conv1-4\n"
+                   "gate_2: conv1-4\n"
+                   "residual:\n"
+                   "    conv1-4\n")
+    assert [row.label for row in p.rows] == ["residual1", "head1", "concatx", "gate_2", None]
+    assert p.rows[-1].body.keyword == "residual"
+
+
 def test_newlines_inside_brackets_continue_the_line():
     p = parse_text("input 8x8x3\nconv3-8(groups=1,\n        bias=false)\n")
     assert [o.name for o in p.rows[0].body.items[0].unit.options] == ["groups", "bias"]

@@ -30,7 +30,7 @@ TERMINAL_WORDS = {
     "NAME": "a name", "INT": "an integer", "NUMBER": "a number", "STRING": "a string",
     "DIMS": "a shape like 224x224x3", "QUANTITY": "a number", "_NL": "end of line",
     "_INDENT": "an indented line", "_DEDENT": "the end of the indented body",
-    "COMPARE": "'=' or '≈'", "REPEAT": "'x'", "COMPOUND": "residual, concat or head",
+    "COMPARE": "'=' or '≈'", "REPEAT": "'x'", "COMPOUND": "residual, concat, gate or head",
     "PLUSMINUS": "'±'", "PERCENT": "'%'", "$END": "end of file",
 }
 UNIT_SUFFIXES = {"K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,

@@ -41,9 +41,8 @@ from nnc.present.imported import (
     structure,
 )
 
-RESERVED = {"network", "input", "default", "block", "expect", "use", "skip", "from"}
-# The compounds' keywords cannot even begin a label (`head1` reads as `head` then `1`).
-COMPOUNDS = ("residual", "concat", "head", "gate")
+RESERVED = {"network", "input", "default", "block", "expect", "use", "skip", "from",
+            "residual", "concat", "head", "gate"}
 INDENT = "    "
 
 
@@ -68,7 +67,6 @@ def label(text: str, taken: set) -> str:
     text = re.sub(r"\W", "_", text) or "row"
     text = text if re.match(r"[A-Za-z_]", text) else f"r{text}"
     text = f"{text}_" if text in RESERVED else text
-    text = f"r_{text}" if text.startswith(COMPOUNDS) else text
     base, n = text, 2
     while text in taken:
         text, n = f"{base}_{n}", n + 1
