@@ -22,12 +22,11 @@ from nnc.present.fold import NotExpressible
 # positioned list and exit 2, never a wrong file (tests/test_lower.py checks both ways).
 NOT_READ = {
     "lenet5": "connection tables, subsampling and RBF units",
-    "vit-ti16": "patches, tokens and attention",
-    "vit-b16": "patches, tokens and attention",
-    "vit-l16": "patches, tokens and attention",
 }
 ONNX_NOT_READ = {
     **NOT_READ,
+    **{f"vit-{size}16": "patches, tokens and attention as several ops"
+       for size in ("ti", "b", "l")},
     "convnext-tiny": "normalize, layer norm and layer scale as several ops",
     "convnext-small": "normalize, layer norm and layer scale as several ops",
     **{f"efficientnet-b{i}": "normalize (measured statistics) as constants"
@@ -271,6 +270,37 @@ def test_a_join_across_rows_comes_back_as_a_skip():
     assert figures(imported) == figures(original)
     lines = {" ".join(line.split()) for line in imported.network.source.splitlines()}
     assert "up: upconv2-8, skip(down, crop=true), conv3-8" in lines
+
+
+# A Vision Transformer as architectures/vit-*.arch write it, with two small layers.
+TINY_VIT = """\
+input 32x32x3
+block encoder(d, heads):
+    residual:
+        layernorm, attention(heads, key_size=8), dropout(0.1)
+    residual:
+        layernorm, fc-{2*d}(activation=gelu), fc-{d}
+embed:      patch8-16, classtoken, posembed
+encoder:    encoder(16, 4) x2
+classifier: layernorm, token, fc-5
+"""
+
+
+@pytest.mark.parametrize("reader", ["keras"])
+def test_a_vision_transformer_comes_back_as_its_encoder_block_repeated(reader, keras):
+    """Patches, class token, position embedding, attention (its own head size kept, as
+    a default line) and the token taken come back as the kinds they were, the encoder
+    one block x2."""
+    original = nnc.load_string(TINY_VIT, "vit.arch")
+    imported = nnc.from_keras(original.to_keras()) if reader == "keras" else \
+        nnc.from_onnx(original.to_onnx())
+    assert figures(imported) == figures(original)
+    lines = {" ".join(line.split()) for line in imported.network.source.splitlines()}
+    assert "embed: patch8-16, classtoken, posembed" in lines
+    assert "default attention(key_size=8)" in lines
+    assert "layernorm, attention(4), dropout(0.1)" in lines
+    assert "encoder: resunit() x2" in lines
+    assert "classifier: layernorm, token, fc-5" in lines
 
 
 def torch_style_resnet():

@@ -105,9 +105,9 @@ def global_average(c, ins, out):
 
 
 def dense(c, ins, out):
-    if len(ins[0]) != 1:
-        raise Unreadable("Dense on maps or sequences applies per position; nnc's fc "
-                         "flattens maps first")
+    """nnc's fc on a vector, or on each token of a sequence (the transformer's MLP)."""
+    if len(ins[0]) > 2:
+        raise Unreadable("Dense on maps applies per position; nnc's fc flattens maps first")
     return "fc", {"units": c["units"], "bias": c["use_bias"], "activation": activation_of(c)}
 
 
@@ -162,6 +162,21 @@ def softmax(c, ins, out):
     return "softmax", {}
 
 
+def attention(c, ins, out):
+    """Keras's MultiHeadAttention as nnc lowers it: self-attention, its output D wide;
+    the head size left to its default (D/h) where it is that. A built layer's attention
+    axes are the tokens' axis, (1,)."""
+    if c.get("value_dim") not in (None, c["key_dim"]) or c.get("output_shape") or \
+            c.get("attention_axes") not in (None, (1,), [1]) or c.get("use_gate") or \
+            c.get("sliding_window") is not None:
+        raise Unreadable("attention with its own value size, output shape, axes, gate or "
+                         "window")
+    d = ins[0][-1]
+    key_size = None if c["key_dim"] * c["num_heads"] == d else c["key_dim"]
+    return "attention", {"heads": c["num_heads"], "key_size": key_size,
+                         "bias": c["use_bias"], "dropout": c["dropout"]}
+
+
 def joined(kind: str):
     def read(c, ins, out):
         if c.get("axis", -1) not in (-1, len(ins[0])):
@@ -171,8 +186,12 @@ def joined(kind: str):
 
 
 # The layers nnc's lowering adds beside a layer, named after it: the flattening before
-# an fc on maps (which an fc does itself), the reshape of a gate's vector to 1×1×C.
-HELPERS = {("Flatten", "flatten"), ("Reshape", "reshape")}
+# an fc on maps (which an fc does itself), the reshape of a gate's vector to 1×1×C, and
+# the reading of a patch embedding's grid as tokens (which makes its conv a `patch`).
+HELPERS = {("Flatten", "flatten"), ("Reshape", "reshape"), ("Reshape", "tokens")}
+PATCHES = ("Reshape", "tokens")
+# Layers called with one tensor as several arguments: self-attention's query and value.
+SELF_APPLIED = {"MultiHeadAttention"}
 
 RAISINGS = {
     "Conv2D": conv2d,
@@ -193,6 +212,10 @@ RAISINGS = {
     "LayerScale": lambda c, ins, out: ("layerscale", {"init": c["init"]}),
     "ZeroPadShortcut": lambda c, ins, out: ("pad_shortcut", {
         "stride": c["stride"], "channels": ins[0][-1] + c["extra"]}),
+    "ClassToken": lambda c, ins, out: ("classtoken", {}),
+    "PositionEmbedding": lambda c, ins, out: ("posembed", {}),
+    "TakeToken": lambda c, ins, out: ("token", {"index": c["index"]}),
+    "MultiHeadAttention": attention,
     "Dropout": lambda c, ins, out: ("dropout", {"rate": c["rate"]}),
     "Identity": lambda c, ins, out: ("identity", {}),
     "Activation": activation_layer,
@@ -224,6 +247,8 @@ def from_keras(model) -> Imported:
         node = read_layer(layer, renamed, unsupported)
         if node is not None:
             nodes[node.name] = node
+        elif (type(layer).__name__, layer.name.rpartition(".")[2]) == PATCHES:
+            read_patches(nodes, renamed[layer.name], shape_of(layer.output))
     fold_padding(nodes, unsupported, PADDED_BY, kept=("ZeroPadding2D",))
     outputs = [renamed.get(t._keras_history[0].name, t._keras_history[0].name)
                for t in model.outputs]
@@ -244,6 +269,8 @@ def read_layer(layer, renamed: dict, unsupported: list) -> Node | None:
     inbound = layer._inbound_nodes[0]
     inputs = tuple(renamed.get(t._keras_history[0].name, t._keras_history[0].name)
                    for t in inbound.input_tensors)
+    if cls in SELF_APPLIED:
+        inputs = tuple(dict.fromkeys(inputs))
     if cls == "InputLayer":
         shape = shape_of(layer.output)
         if None in shape:
@@ -257,11 +284,26 @@ def read_layer(layer, renamed: dict, unsupported: list) -> Node | None:
     try:
         if cls not in RAISINGS:
             raise Unreadable("no nnc kind is lowered to this Keras layer")
+        if len(inputs) > 1 and cls in SELF_APPLIED:
+            raise Unreadable("attention of one sequence over another (nnc's is self-"
+                             "attention)")
         kind, attrs = RAISINGS[cls](layer.get_config(), ins, out)
     except Unreadable as why:
         unsupported.append(Unsupported(layer.name, cls, str(why)))
         kind, attrs = "identity", {}
     return Node(layer.name, kind, attrs, inputs, out, cls)
+
+
+def read_patches(nodes: dict, name: str, tokens: tuple[int, ...]) -> None:
+    """The conv before a patch embedding's reshape to tokens, read as the `patch`: a P×P
+    conv with stride P, 'valid', biased and linear, as nnc lowers it."""
+    conv = nodes[name]
+    a = conv.attrs
+    if conv.kind != "conv" or a["stride"] != a["kernel"] or not a["bias"] or \
+            a["groups"] != 1 or a["activation"] != "none":
+        return  # left a conv, whose reshape the fold reports
+    nodes[name] = Node(name, "patch", {"size": a["kernel"], "features": a["filters"]},
+                       conv.inputs, tokens, conv.op)
 
 
 def raise_unsized(layer):

@@ -85,10 +85,11 @@ class Kind:
     def arch_text(self, a, defaults: dict | None = None) -> str:
         """The layer written back as an .arch unit (`conv7-64/2(padding=3)`): the short
         form where the value fits it, then every other attribute that differs from
-        `defaults` (the file's `default` lines, by attribute) or the kind's own default.
+        `defaults` (the file's `default` lines, by attribute) or the kind's own default,
+        the leading positional ones by value (`attention(12)`, `dropout(0.1)`).
         A value may be an Expression on block parameters (`{4*w}` in the short form)."""
         defaults = defaults or {}
-        text, options = self.name, []
+        text, options = self.name, {}
         size, width, stride = (self.short_part(slot, a.get(slot)) for slot in self.short)
         for attr in self.attrs:
             value = a.get(attr.name, attr.default)
@@ -100,8 +101,14 @@ class Kind:
             if value is None or value is REQUIRED or (value == default and not (
                     isinstance(value, Expression) or isinstance(default, Expression))):
                 continue
-            options.append(f"{attr.name}={written(value)}")
+            options[attr.name] = written(value)
         text += (size or "") + (f"-{width}" if width else "") + (f"/{stride}" if stride else "")
+        leading = []
+        for name in (p for p in self.positional if p not in self.short):
+            if name not in options:
+                break
+            leading.append(options.pop(name))
+        options = leading + [f"{name}={value}" for name, value in options.items()]
         return text + (f"({', '.join(options)})" if options else "")
 
     def short_part(self, slot: str | None, value) -> str | None:
