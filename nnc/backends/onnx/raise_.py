@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from nnc.backends.onnx import raise_sequence as sequence
 from nnc.errors import NncError
 from nnc.ir.kinds.base import same_padding
 from nnc.present.imported import Imported, Node, Unsupported, fold_padding
@@ -129,6 +130,8 @@ class Reader:
 
     def read_node(self, onnx_node) -> None:
         op = onnx_node.op_type
+        if onnx_node.output[0] in self.absorbed:  # read with the layer's first op
+            return
         try:
             if op not in READERS:
                 raise Unreadable("no nnc kind is lowered to this op")
@@ -270,10 +273,12 @@ def read_flatten(r: Reader, node) -> None:
 
 
 def read_matmul(r: Reader, node) -> None:
+    if sequence.read_attention(r, node, Unreadable):
+        return
     weight = r.constants.get(node.input[1])
     if weight is None or weight.ndim != 2:
-        raise Unreadable("a product of two computed tensors (attention) is read only as "
-                         "part of an attention layer, which is not imported")
+        raise Unreadable("a product of two computed tensors that is no part of an "
+                         "attention layer as nnc writes it")
     after = r.only_reader(node.output[0])
     bias = after is not None and after.op_type == "Add" and \
         any(i in r.constants for i in after.input)
@@ -296,10 +301,9 @@ def read_gemm(r: Reader, node) -> None:
 
 
 def read_add(r: Reader, node) -> None:
-    if node.output[0] in r.absorbed:
-        return
     if any(i in r.constants for i in node.input):
-        read_offset(r, node)
+        if not sequence.read_position_embedding(r, node):
+            read_offset(r, node)
         return
     r.add(node, "add", {}, list(node.input), node.output[0])
 
@@ -323,6 +327,8 @@ def read_mul(r: Reader, node) -> None:
         x = next(i for i in node.input if i not in r.constants)
         if np.size(value) != 1:
             raise Unreadable("a product with a constant that is not a scalar")
+        if sequence.read_gelu(r, node):
+            return
         r.add(node, "rescale", {"scale": float(value), "offset": 0.0}, [x], node.output[0])
         return
     x, y = node.input
@@ -408,6 +414,17 @@ def read_batch_norm(r: Reader, node) -> None:
           [node.input[0]], node.output[0])
 
 
+def read_layer_norm(r: Reader, node) -> None:
+    """Over the last axis, with γ and β; a map's (put channels last before it) writes
+    `<layer>/normalized`."""
+    if attribute(node, "axis", -1) != -1 or len(node.input) < 3 or \
+            any(i not in r.constants for i in node.input[1:3]):
+        raise Unreadable("a layer norm over other axes than the channels, or without β")
+    output = node.output[0]
+    r.add(node, "layernorm", {"epsilon": attribute(node, "epsilon", 1e-5)}, [node.input[0]],
+          output, output.rsplit("/", 1)[0] if output.endswith("/normalized") else None)
+
+
 def read_concat(r: Reader, node) -> None:
     r.add(node, "concat", {}, list(node.input), node.output[0])
 
@@ -443,6 +460,10 @@ READERS = {
     "BatchNormalization": read_batch_norm,
     "Concat": read_concat,
     "LRN": read_lrn,
+    "LayerNormalization": read_layer_norm,
+    "Reshape": lambda r, node: sequence.read_patches(r, node, Unreadable),
+    "Shape": lambda r, node: sequence.read_class_token(r, node, Unreadable),
+    "Gather": lambda r, node: sequence.read_token(r, node, Unreadable),
     "Identity": lambda r, node: r.add(node, "identity", {}, [node.input[0]], node.output[0]),
     "Transpose": passes_through,
     "Unsqueeze": passes_through,
