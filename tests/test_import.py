@@ -20,11 +20,9 @@ from nnc.present.fold import NotExpressible
 
 # What the imports cannot read back yet, each for the reason given: the import is a
 # positioned list and exit 2, never a wrong file (tests/test_lower.py checks both ways).
-NOT_READ = {
-    "lenet5": "connection tables, subsampling and RBF units",
-}
+NOT_READ = {}
 ONNX_NOT_READ = {
-    **NOT_READ,
+    "lenet5": "connection tables, subsampling and RBF units as several ops",
     "convnext-tiny": "normalize, layer norm and layer scale as several ops",
     "convnext-small": "normalize, layer norm and layer scale as several ops",
     **{f"efficientnet-b{i}": "normalize (measured statistics) as constants"
@@ -300,6 +298,22 @@ def test_a_vision_transformer_comes_back_as_its_encoder_block_repeated(reader, k
     assert f"layernorm, attention(4), {dropout}" in lines
     assert "encoder: resunit() x2" in lines
     assert "classifier: layernorm, token, fc-5" in lines
+
+
+@pytest.mark.parametrize("reader", ["keras"])
+def test_lenet5_comes_back_with_its_table_subsampling_and_rbf(reader, load, keras):
+    """LeNet-5's rows (LeCun et al. 1998, Figure 2) with C3's connection table (Table I),
+    S2's and S4's trainable subsampling and the RBF output, as architectures/lenet5.arch
+    writes them."""
+    original = load("lenet5")
+    imported = nnc.from_keras(original.to_keras()) if reader == "keras" else \
+        nnc.from_onnx(original.to_onnx())
+    assert figures(imported) == figures(original)
+    layers = [layer.attrs for layer in imported.network.layers.values()]
+    assert [row.name for row in imported.network.rows] == ["C1", "S2", "C3", "S4", "C5",
+                                                           "F6", "output"]
+    assert original.network.layers["C3.conv1"].attrs["table"] in \
+        [a.get("table") for a in layers]
 
 
 def torch_style_resnet():

@@ -60,6 +60,22 @@ def conv2d(c, ins, out):
                     "activation": activation_of(c)}
 
 
+def table_conv2d(c, ins, out):
+    """nnc's TableConv2D: a conv whose connection table says which maps each filter sees
+    (LeNet-5's C3)."""
+    kind, attrs = conv2d(c, ins, out)
+    return kind, {**attrs, "table": tuple(c["table"])}
+
+
+def subsample(c, ins, out):
+    """nnc's Subsample: LeCun's trainable subsampling, 'valid' windows."""
+    size, stride = pair(c["pool_size"]), pair(c["strides"] or c["pool_size"])
+    rounding = "floor" if any((n - k) % s for n, k, s in zip(ins[0][:2], size, stride)) \
+        else "exact"
+    return "subsample", {"size": size, "stride": None if stride == size else stride,
+                         "rounding": rounding, "activation": activation_of(c)}
+
+
 def depthwise_conv2d(c, ins, out):
     return "dwconv", {**window(c, ins, out, "kernel_size"), "multiplier": c["depth_multiplier"],
                       "bias": c["use_bias"], "activation": activation_of(c)}
@@ -196,6 +212,11 @@ SELF_APPLIED = {"MultiHeadAttention"}
 RAISINGS = {
     "Conv2D": conv2d,
     "GroupedConv2D": conv2d,
+    "TableConv2D": table_conv2d,
+    "Subsample": subsample,
+    "EuclideanRBF": lambda c, ins, out: ("rbf", {
+        "units": c["units"], "codes": None if c["codes"] is None else tuple(c["codes"]),
+        "seed": c["seed"]}),
     "DepthwiseConv2D": depthwise_conv2d,
     "SeparableConv2D": separable_conv2d,
     "MaxPooling2D": pooling("maxpool"),
