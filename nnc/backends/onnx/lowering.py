@@ -110,7 +110,9 @@ def bias_of(e, s, index: int, size: int) -> list[str]:
 
 def conv_node(e, s, x: str, kernel_oihw, groups: int, a, bias: list[str], output: str) -> str:
     kh, kw = a["kernel"]
-    return e.node("Conv", [x, e.parameter(s, "kernel", kernel_oihw), *bias], output,
+    # a connection table's kernel is named apart: the import reads its zeros as the table
+    what = "kernel" if a.get("table") is None else "table_kernel"
+    return e.node("Conv", [x, e.parameter(s, what, kernel_oihw), *bias], output,
                   kernel_shape=[kh, kw], strides=list(a["stride"]),
                   pads=pads(a, s.ins[0], a["kernel"], a["stride"]), group=groups)
 
@@ -301,11 +303,13 @@ def normalize(e, s):
         mean = np.broadcast_to(np.asarray(a["mean"], np.float32), (c,))
         variance = np.broadcast_to(np.square(np.asarray(a["std"], np.float32)), (c,))
     std = np.maximum(np.sqrt(variance), 1e-7)
-    centred = e.node("Sub", [s.inputs[0], e.constant(f"{s.name}.mean",
+    # measured statistics are named apart: the import reads them back as measured
+    measured = "measured_" if a["mean"] is None else ""
+    centred = e.node("Sub", [s.inputs[0], e.constant(f"{s.name}.{measured}mean",
                                                      per_channel(mean, s.ins[0]))],
                      f"{s.name}/centred")
-    return e.node("Div", [centred, e.constant(f"{s.name}.std", per_channel(std, s.ins[0]))],
-                  s.name)
+    return e.node("Div", [centred, e.constant(f"{s.name}.{measured}std",
+                                              per_channel(std, s.ins[0]))], s.name)
 
 
 def rescale(e, s):

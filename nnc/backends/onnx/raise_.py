@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from nnc.backends.onnx import raise_sequence as sequence
+from nnc.backends.onnx import patterns
 from nnc.errors import NncError
 from nnc.ir.kinds.base import same_padding
 from nnc.present.imported import Imported, Node, Unsupported, fold_padding
@@ -28,7 +28,7 @@ from nnc.present.imported import Imported, Node, Unsupported, fold_padding
 TO_CHANNELS_FIRST = [0, 3, 1, 2]
 ACTIVATION_OPS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh",
                   "HardSigmoid": "hard_sigmoid", "HardSwish": "hard_swish", "Softmax": "softmax"}
-PRE_ACTIVATION = ("conv", "linear", "pointwise")  # what nnc names a tensor before one
+PRE_ACTIVATION = ("conv", "linear", "pointwise", "shifted")  # nnc's names before one
 PADDED_BY = {"Pad": ("conv", "dwconv", "sepconv", "avgpool"), "Pad(-inf)": ("maxpool",)}
 
 
@@ -220,14 +220,17 @@ def read_conv(r: Reader, node) -> None:
         r.add(node, "dwconv", {**a, "multiplier": filters // channels, "activation": "none"},
               [node.input[0]], output, name)
     else:
-        r.add(node, "conv", {**a, "filters": filters, "groups": groups,
-                             "activation": "none"}, [node.input[0]], output, name)
+        r.add(node, "conv", {**a, "filters": filters, "groups": groups, "activation": "none",
+                             **patterns.connection_table(node, weight)}, [node.input[0]], output, name)
 
 
 def read_pool(kind: str):
     def read(r: Reader, node) -> None:
         kernel = tuple(attribute(node, "kernel_shape"))
         a = window(r, node, kernel)
+        if kind == "avgpool" and patterns.read_subsample(r, node, kernel, a["stride"],
+                                                         a["rounding"]):
+            return
         if a["padding"] not in ("same", "valid") and kind == "avgpool" and \
                 not attribute(node, "count_include_pad", 0):
             raise Unreadable("an average pool that leaves its padding out of the count")
@@ -273,7 +276,7 @@ def read_flatten(r: Reader, node) -> None:
 
 
 def read_matmul(r: Reader, node) -> None:
-    if sequence.read_attention(r, node, Unreadable):
+    if patterns.read_attention(r, node, Unreadable):
         return
     weight = r.constants.get(node.input[1])
     if weight is None or weight.ndim != 2:
@@ -302,7 +305,7 @@ def read_gemm(r: Reader, node) -> None:
 
 def read_add(r: Reader, node) -> None:
     if any(i in r.constants for i in node.input):
-        if not sequence.read_position_embedding(r, node):
+        if not patterns.read_position_embedding(r, node):
             read_offset(r, node)
         return
     r.add(node, "add", {}, list(node.input), node.output[0])
@@ -325,9 +328,13 @@ def read_mul(r: Reader, node) -> None:
     if constants:
         value = r.constants[constants[0]]
         x = next(i for i in node.input if i not in r.constants)
+        if np.size(value) == r.shape(x)[-1] > 1:  # one factor per channel
+            r.add(node, "layerscale", patterns.layer_scale(value), [x], node.output[0])
+            return
         if np.size(value) != 1:
-            raise Unreadable("a product with a constant that is not a scalar")
-        if sequence.read_gelu(r, node):
+            raise Unreadable("a product with a constant that is neither a scalar nor one "
+                             "factor per channel")
+        if patterns.read_gelu(r, node) or patterns.read_squash(r, node):
             return
         r.add(node, "rescale", {"scale": float(value), "offset": 0.0}, [x], node.output[0])
         return
@@ -461,9 +468,10 @@ READERS = {
     "Concat": read_concat,
     "LRN": read_lrn,
     "LayerNormalization": read_layer_norm,
-    "Reshape": lambda r, node: sequence.read_patches(r, node, Unreadable),
-    "Shape": lambda r, node: sequence.read_class_token(r, node, Unreadable),
-    "Gather": lambda r, node: sequence.read_token(r, node, Unreadable),
+    "Reshape": lambda r, node: patterns.read_patches(r, node, Unreadable),
+    "Shape": lambda r, node: patterns.read_class_token(r, node, Unreadable),
+    "Sub": lambda r, node: patterns.read_difference(r, node, Unreadable),
+    "Gather": lambda r, node: patterns.read_token(r, node, Unreadable),
     "Identity": lambda r, node: r.add(node, "identity", {}, [node.input[0]], node.output[0]),
     "Transpose": passes_through,
     "Unsqueeze": passes_through,
