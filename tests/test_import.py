@@ -285,7 +285,7 @@ def test_a_vision_transformer_comes_back_as_its_encoder_block_repeated(reader, k
 def test_lenet5_comes_back_with_its_table_subsampling_and_rbf(reader, load, keras):
     """LeNet-5's rows (LeCun et al. 1998, Figure 2) with C3's connection table (Table I),
     S2's and S4's trainable subsampling and the RBF output, as architectures/lenet5.arch
-    writes them."""
+    writes them; the table written a row a line, as the paper prints it."""
     original = load("lenet5")
     imported = nnc.from_keras(original.to_keras()) if reader == "keras" else \
         nnc.from_onnx(original.to_onnx())
@@ -295,6 +295,9 @@ def test_lenet5_comes_back_with_its_table_subsampling_and_rbf(reader, load, kera
                                                            "F6", "output"]
     assert original.network.layers["C3.conv1"].attrs["table"] in \
         [a.get("table") for a in layers]
+    lines = imported.network.source.splitlines()  # the table a row a line, as Table I
+    assert lines[lines.index("C3:     conv5-16(table=[") + 1] == \
+        '    "X . . . X X X . . X X X X . X X",'
 
 
 def torch_style_resnet():

@@ -25,14 +25,17 @@ class Expression(str):
 
 def written(value) -> str:
     """A typed attribute value as .arch writes it: `3`, `[1, 7]`, `same`, `false`,
-    `1.001e-05`, `["X.", ".X"]`; an Expression as is."""
+    `1.001e-05`, a grid of two rows or more a row a line, its marks spaced as papers
+    print connection tables (`["X .",` newline `". X"]`); an Expression as is."""
     if isinstance(value, Expression):
         return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, tuple):
         if value and all(isinstance(v, str) for v in value):
-            return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+            if len(value) == 1:
+                return f'["{value[0]}"]'
+            return "[\n    " + ",\n    ".join(f'"{" ".join(row)}"' for row in value) + "]"
         if len(value) == 2 and value[0] == value[1]:
             return written(value[0])
         return "[" + ", ".join(written(v) for v in value) + "]"
