@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,18 @@ def read_until(process: subprocess.Popen, text: str, seconds: float) -> str:
     finally:
         timer.cancel()
     raise AssertionError(f"never printed {text!r}:\n{''.join(seen)[-3000:]}")
+
+
+@contextmanager
+def served(path: Path):
+    """`nnc view PATH --serve` on a free loopback port, as a user starts it: yields the
+    process and the first line it printed (the address); on leaving, stops it with
+    Ctrl-C (SIGINT) and keeps what it wrote to stderr as `process.errors`."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "nnc", "view", str(path), "--serve", "--port", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield server, server.stdout.readline()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.errors = server.communicate(timeout=20)[1]

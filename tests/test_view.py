@@ -4,7 +4,6 @@ side by side, the command's mistakes, and the live server on loopback."""
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import ARCHITECTURES, ROOT, needs_dot
+from conftest import ARCHITECTURES, ROOT, needs_dot, served
 from test_notebook import Page
 
 from nnc import cli
@@ -254,11 +253,7 @@ def params_shown(html: str) -> int:
 def test_the_live_server_shows_each_saved_version_on_loopback_only(tmp_path):
     arch = tmp_path / "live.arch"
     arch.write_text("network live\ninput 8x8x1\nconv1: conv3-4\nfc: fc-10\n")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "nnc", "view", str(arch), "--serve", "--port", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = server.stdout.readline()
+    with served(arch) as (server, line):
         address = re.search(r"serving at (http://127\.0\.0\.1:(\d+)/)", line)
         assert address, line + server.stderr.read()
         url, port = address.group(1), int(address.group(2))
@@ -285,9 +280,6 @@ def test_the_live_server_shows_each_saved_version_on_loopback_only(tmp_path):
         if other is not None:   # nothing listens there
             with pytest.raises(OSError):
                 socket.create_connection((other, port), timeout=2).close()
-    finally:
-        server.send_signal(signal.SIGINT)
-        out, err = server.communicate(timeout=20)
-    assert server.returncode == 0 and err.strip().endswith("stopped")
+    assert server.returncode == 0 and server.errors.strip().endswith("stopped")
     with pytest.raises(OSError):   # stopped: the port no longer answers
         socket.create_connection(("127.0.0.1", port), timeout=2).close()

@@ -7,13 +7,11 @@ broken file's page shows the error under its line (tabs and all), and a page ser
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
 import sys
 import time
 
 import pytest
-from conftest import ARCHITECTURES, IN_CI, ROOT, needs_dot
+from conftest import ARCHITECTURES, IN_CI, ROOT, needs_dot, served
 
 from nnc import cli
 
@@ -157,11 +155,8 @@ def test_a_broken_files_page_shows_the_error_under_its_line(browser, pages):
 def test_a_served_page_reloads_itself_when_the_file_is_saved(browser, tmp_path):
     arch = tmp_path / "live.arch"
     arch.write_text("network live\ninput 8x8x1\nconv1: conv3-4\nfc: fc-10\n")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "nnc", "view", str(arch), "--serve", "--port", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        url = re.search(r"serving at (\S+)", server.stdout.readline()).group(1)
+    with served(arch) as (_, line):
+        url = re.search(r"serving at (\S+)", line).group(1)
         browser.get(url)
         params = "return document.querySelector('.nnc-totals td').textContent"
         assert browser.execute_script(params) == f"{(9 + 1) * 4 + (8 * 8 * 4 + 1) * 10:,}"
@@ -174,6 +169,3 @@ def test_a_served_page_reloads_itself_when_the_file_is_saved(browser, tmp_path):
                 break
         assert browser.execute_script(params) == expected
         assert console_errors(browser) == []
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.communicate(timeout=20)
