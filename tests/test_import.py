@@ -359,3 +359,13 @@ def test_a_pytorch_style_export_reads_its_module_paths_as_rows_and_blocks():
     # of each trainable (γ, β)
     assert totals.trainable == 3 * 3 * 3 * 8 + 4 * 3 * 3 * 8 * 8 + 5 * 2 * 8 + 8 * 10 + 10
     assert totals.non_trainable == 5 * 2 * 8
+
+
+def test_a_file_that_is_not_an_onnx_model_is_a_user_error(tmp_path, capsys):
+    from nnc import cli
+    bad = tmp_path / "bad.onnx"
+    bad.write_text("not a model\n")
+    assert cli.main(["import", str(bad), "-o", str(tmp_path / "x.arch")]) == 2
+    err = capsys.readouterr().err
+    assert "is not an ONNX model that the onnx package can read. Received: " in err
+    assert not (tmp_path / "x.arch").exists()

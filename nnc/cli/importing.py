@@ -38,10 +38,8 @@ def run_import(args) -> int:
         check_paths(args)
         source = os.path.basename(args.model)
         if args.model.endswith(".onnx"):
-            import onnx
-
             from nnc.backends.onnx.raise_ import from_onnx
-            text = write_arch(from_onnx(onnx.load(args.model)), source, args.partial)
+            text = write_arch(from_onnx(read_onnx(args.model)), source, args.partial)
         else:
             from nnc.backends.keras.raise_ import from_keras
             model = read_keras(args.model)
@@ -67,6 +65,15 @@ def check_paths(args) -> None:
                              f"model they are not imported. Received: {args.model}")
     if args.weights and not args.weights.endswith(".keras"):
         raise ModelFileError(f"--weights writes a .keras file. Received: {args.weights}")
+
+
+def read_onnx(path: str):
+    import onnx
+    try:
+        return onnx.load(path)
+    except Exception as e:  # protobuf's DecodeError and the like: not an ONNX model
+        raise ModelFileError(f"'{path}' is not an ONNX model that the onnx package can "
+                             f"read. Received: {type(e).__name__}: {e}") from None
 
 
 def read_keras(path: str):
