@@ -106,6 +106,24 @@ def test_readme_table_is_what_nnc_prints_now(load):
                                                               "markdown") + "\n"
 
 
+def test_every_generated_text_in_docs_is_what_nnc_prints_now(capsys, monkeypatch):
+    """docs/tables/* are written by docs/make_figures.py from the nnc commands it lists;
+    rerun it after changing what those commands print."""
+    import sys
+
+    from nnc import cli
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        import make_figures
+    finally:
+        sys.path.remove(str(ROOT / "docs"))
+    monkeypatch.chdir(ROOT)  # the commands name files relative to the root
+    for name, command in make_figures.TEXTS.items():
+        assert cli.main(command) == 0
+        printed = capsys.readouterr().out
+        assert (ROOT / "docs" / name).read_text(encoding="utf-8") == printed, name
+
+
 def test_a_row_may_be_called_shortcut():
     # Which layers are a shortcut is structure the expander records, not a word in the
     # name: a row labelled `shortcut:` keeps its layers cell, and the projection of a
