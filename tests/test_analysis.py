@@ -112,6 +112,11 @@ def test_memory_of_a_tiny_network_by_hand():
     assert m.peak_live == 448 * 4
     # kept for backward: input, the conv/relu buffer, pool, fc
     assert m.training_kept == (192 + 256 + 64 + 10) * 4
+    # backward, from the fc down: at pool's step the input and the conv/relu buffer are
+    # still to be read (pool's output was freed after the fc's step, the output after
+    # the loss's), with the gradient of pool's output arriving and that of its input
+    # leaving; the input image gets no gradient
+    assert m.backward_peak == (192 + 256 + 64 + 256) * 4
     # weights: conv 3·3·3·4 + 4 = 112, fc 64·10 + 10 = 650
     assert m.weights == (112 + 650) * 4
 
@@ -158,7 +163,7 @@ def test_json_memory_keys(load):
     memory = to_json(load("resnet50").stats, batch=4, dtype="float16")["memory"]
     assert memory["dtype"] == "float16" and memory["batch"] == 4
     assert set(memory["per_image"]) == {"activations", "peak_live", "training_kept",
-                                        "targets"}
+                                        "backward_peak", "targets"}
     assert memory["weights"] == 2 * (25_557_032 + 53_120)  # trainable + BN moving stats
 
 

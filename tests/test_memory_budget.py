@@ -17,8 +17,10 @@ WEIGHTS = 112 + 650
 # pool then holds 256 + 64, fc 64 + 10)
 PEAK = 192 + 256
 # training keeps what backward reads: the input (conv's), the conv/relu buffer (relu's
-# output, pool's input), the pool output (fc's input) and the output (the loss's)
-KEPT = 192 + 256 + 64 + 10
+# output, pool's input), the pool output (fc's input) and the output (the loss's). Its
+# backward pass peaks at pool's step: the input and the conv/relu buffer still kept, the
+# gradients of pool's output and of its input in flight.
+BACKWARD_PEAK = 192 + 256 + 64 + 256
 TARGETS = 10  # one-hot targets, the size of the output
 
 
@@ -33,7 +35,7 @@ def stats_json(tmp_path, capsys, text: str, *options: str) -> dict:
 def test_training_step_total_counts_weights_gradients_optimizer_state_and_batch(
         tmp_path, capsys, optimizer, copies):
     memory = stats_json(tmp_path, capsys, TINY, "--batch", "3")
-    total = 4 * (WEIGHTS * (2 + copies) + 3 * (KEPT + TARGETS))
+    total = 4 * (WEIGHTS * (2 + copies) + 3 * (BACKWARD_PEAK + TARGETS))
     assert memory["training_step_total"][optimizer] == total
     assert memory["inference_total"] == 4 * (WEIGHTS + 3 * PEAK)
 
@@ -43,7 +45,7 @@ def test_the_largest_batch_that_fits_and_its_headroom(tmp_path, capsys):
     memory = stats_json(tmp_path, capsys, TINY, "--memory-budget", "1MiB",
                         "--optimizer", "momentum")
     fit = memory["budget"]
-    training_fixed, training_image = 4 * 3 * WEIGHTS, 4 * (KEPT + TARGETS)
+    training_fixed, training_image = 4 * 3 * WEIGHTS, 4 * (BACKWARD_PEAK + TARGETS)
     batch = (budget - training_fixed) // training_image
     assert fit["training"]["batch"] == batch
     assert fit["training"]["headroom"] == budget - training_fixed - batch * training_image
@@ -57,7 +59,7 @@ def test_bfloat16_halves_every_figure_and_fits_twice_the_images(tmp_path, capsys
     memory = stats_json(tmp_path, capsys, TINY, "--memory-budget", "8GB",
                         "--dtype", "bfloat16")
     assert memory["budget"]["bytes"] == 8 * 10**9
-    per_image = 2 * (KEPT + TARGETS)
+    per_image = 2 * (BACKWARD_PEAK + TARGETS)
     assert memory["budget"]["training"]["batch"] == (8 * 10**9 - 2 * 4 * WEIGHTS) // per_image
 
 
@@ -66,7 +68,7 @@ def test_a_budget_too_small_for_one_image_says_so(tmp_path, capsys):
     path.write_text(textwrap.dedent(TINY))
     assert cli.main(["stats", str(path), "--memory-budget", "8KiB"]) == 0
     out = capsys.readouterr().out
-    one_image = 4 * (4 * WEIGHTS + KEPT + TARGETS)  # 14,320 bytes: more than 8 KiB
+    one_image = 4 * (4 * WEIGHTS + BACKWARD_PEAK + TARGETS)  # 15,304 bytes: more than 8 KiB
     assert f"training:   does not fit: one image needs {one_image / 1024:.1f} KiB" in out
     inference = (8192 - 4 * WEIGHTS) // (4 * PEAK)  # 2 images
     assert f"inference:  largest batch {inference}," in out
@@ -84,6 +86,38 @@ def test_an_output_only_an_add_reads_is_not_kept_for_backward(tmp_path, capsys):
     # input (conv reads it), conv's output (bn reads it), the add/relu buffer (relu's
     # output); bn's output only the add reads, whose backward needs none of its inputs
     assert memory["per_image"]["training_kept"] == 4 * 3 * 32
+
+
+@pytest.mark.parametrize("activation, kept", [
+    # relu runs in place: the input, conv's output (bn's input), the bn/relu buffer
+    # (relu's output, the fc's input) and the output
+    ("relu", 32 + 32 + 32 + 3),
+    # swish's backward reads its input, so bn's output is kept beside swish's
+    ("swish", 32 + 32 + 32 + 32 + 3),
+    ("gelu", 32 + 32 + 32 + 32 + 3),
+])
+def test_an_activation_whose_backward_reads_its_input_keeps_it(
+        tmp_path, capsys, activation, kept):
+    memory = stats_json(tmp_path, capsys, f"""
+        input 4x4x2
+        a: conv3-2, bn, {activation}, fc-3
+    """)
+    assert memory["per_image"]["training_kept"] == 4 * kept
+    # at inference both run in place: conv's input and output, then the fc's
+    assert memory["per_image"]["peak_live"] == 4 * (32 + 32)
+
+
+@pytest.mark.parametrize("activation, kept", [("relu", 32 + 32 + 3),
+                                              ("swish", 32 + 32 + 32 + 3)])
+def test_a_fused_activation_that_reads_its_input_keeps_the_values_before_it(
+        tmp_path, capsys, activation, kept):
+    # the input (conv's), conv's output (the fc's input), the output; with swish also
+    # the values before it, which the layer computes and its backward pass reads
+    memory = stats_json(tmp_path, capsys, f"""
+        input 4x4x2
+        a: conv3-2(activation={activation}), fc-3
+    """)
+    assert memory["per_image"]["training_kept"] == 4 * kept
 
 
 @pytest.mark.parametrize("size", ["16QB", "-1GiB", "0", "GiB", "1.5.2MiB"])

@@ -10,7 +10,8 @@ weights: the kind's `scratch`) adds them to the peak at its step, and training k
 
 The totals are what a device must hold: for inference, the weights and the batch's peak
 live tensors; for a training step, the weights, their gradients, the optimizer's state,
-what the batch keeps for backward and its targets. benchmarks/memory_calibration.py
+the batch's peak during the backward pass (what is kept for it, and the gradients in
+flight) and its targets. benchmarks/memory_calibration.py
 checks them against XLA's buffer assignment.
 """
 from __future__ import annotations
@@ -32,12 +33,16 @@ INCLUDES = {
                  "the input image and the output included (in-place layers and "
                  "BatchNorm share their input's buffer)",
     "training_kept": "the layer outputs the backward pass reads, the input "
-                     "image included (in-place layers share their input's buffer; an "
-                     "output that only adds and concats read is not kept)",
+                     "image included (in-place layers share their input's buffer, but "
+                     "swish, hard-swish and GELU keep their input too; an output that "
+                     "only adds and concats read is not kept)",
+    "backward_peak": "the most bytes alive while the backward pass runs: what is kept "
+                     "for it and not yet read, and the gradients of the layer outputs "
+                     "in flight",
     "inference_total": "weights without side heads + batch × peak live at inference",
     "training_step_total": "weights + their gradients (trainable weights) + optimizer "
-                           "state + batch × (kept for backward + targets the size of "
-                           "the outputs)",
+                           "state + batch × (peak of the backward pass + targets the "
+                           "size of the outputs)",
 }
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class Memory:
     activations: int     # every layer's output, the input image included
     peak_live: int       # inference: the most bytes of tensors alive at one time
     training_kept: int   # training: the buffers kept from the forward pass for backward
+    backward_peak: int   # training: the most alive while the backward pass runs
     trainable: int = 0   # the trainable weights: their gradients, a copy of optimizer state
     targets: int = 0     # training: one image's targets, the size of every output
     inference_weights: int = 0  # the weights without side heads
@@ -60,13 +66,14 @@ class Memory:
 
     def training_total(self, optimizer: str = "adam", batch: int | None = None) -> int:
         """Bytes a device holds for one training step with `optimizer`."""
-        per_image = self.training_kept + self.targets
+        per_image = self.backward_peak + self.targets
         return (self.weights + self.trainable * (1 + OPTIMIZER_STATE[optimizer])
                 + (self.batch if batch is None else batch) * per_image)
 
     def json(self) -> dict:
         per_image = {"activations": self.activations, "peak_live": self.peak_live,
-                     "training_kept": self.training_kept, "targets": self.targets}
+                     "training_kept": self.training_kept,
+                     "backward_peak": self.backward_peak, "targets": self.targets}
         return {"dtype": self.dtype, "bytes_per_element": DTYPE_BYTES[self.dtype],
                 "batch": self.batch, "weights": self.weights,
                 "trainable_weights": self.trainable,
@@ -81,17 +88,21 @@ def memory(net: Network, batch: int = 1, dtype: str = "float32") -> Memory:
     nodes = net.layers
     size = DTYPE_BYTES[dtype]
     elements = {n: numel(layer.shape) for n, layer in nodes.items()}
-    owner = buffer_owners(net, nodes)
+    owner = buffer_owners(net, nodes, training=True)
     weights = sum(sum(layer.params) for layer in nodes.values())
     inference_weights = sum(sum(nodes[n].params) for n in inference_nodes(net))
     trainable = sum(layer.params[0] for layer in nodes.values())
     outputs = [net.output] + [row.output for row in net.heads]
     scratch = {n: layer.kind.scratch(layer.attrs, [nodes[i].shape for i in layer.inputs],
                                      layer.shape) for n, layer in nodes.items()}
-    kept = sum(elements[b] for b in kept_buffers(net, nodes, owner)) + sum(scratch.values())
+    held = {n: held_for_backward(layer, elements[n], scratch[n])
+            for n, layer in nodes.items()}
+    kept = kept_buffers(net, nodes, owner)
     return Memory(dtype, batch, weights * size, sum(elements.values()) * size,
-                  peak_live(net, nodes, buffer_owners(net, nodes, inference=True),
-                            elements, scratch) * size, kept * size,
+                  peak_live(net, nodes, buffer_owners(net, nodes, training=False),
+                            elements, scratch) * size,
+                  (sum(elements[b] for b in kept) + sum(held.values())) * size,
+                  backward_peak(net, nodes, owner, elements, kept, held) * size,
                   trainable * size, sum(elements[n] for n in outputs) * size,
                   inference_weights * size)
 
@@ -103,17 +114,22 @@ def numel(shape) -> int:
     return result
 
 
-def buffer_owners(net: Network, nodes: dict[str, Layer],
-                  inference: bool = False) -> dict[str, str]:
+def buffer_owners(net: Network, nodes: dict[str, Layer], training: bool) -> dict[str, str]:
     """For each layer, the layer whose buffer holds its output: itself, or for an
     in-place layer that is its input's only reader, the owner of that input's buffer.
     At inference a normalization (BatchNorm: a fixed affine map per channel) is such a
-    layer too: compilers fold it into the conv before it, or apply it in place."""
+    layer too: compilers fold it into the conv before it, or apply it in place. In
+    training an activation whose backward pass reads its input (swish, GELU) is not:
+    its input must outlive it."""
     readers = dict(net.graph.out_degree())
     owner = {}
     for node, layer in nodes.items():
         ins = layer.inputs
-        in_place = layer.kind.in_place or (inference and layer.kind.normalization)
+        if training:
+            in_place = layer.kind.in_place and not layer.kind.activation_reads_input(
+                layer.attrs)
+        else:
+            in_place = layer.kind.in_place or layer.kind.normalization
         if in_place and len(ins) == 1 and readers[ins[0]] == 1:
             owner[node] = owner[ins[0]]
         else:
@@ -128,20 +144,72 @@ def passes_gradient_through(layer: Layer) -> bool:
     return layer.kind.arity is None and not layer.kind.scales
 
 
-def kept_buffers(net: Network, nodes: dict[str, Layer], owner: dict[str, str]) -> set[str]:
-    """The buffers training keeps for the backward pass: those an in-place layer writes
-    (its backward reads its output), those another layer reads unless every such reader
-    passes the gradient through, and the outputs, which the loss reads. A BatchNorm
-    whose output only a residual add reads keeps nothing of its own: its backward reads
-    its input, the add's reads nothing (XLA and PyTorch alike free it)."""
+def kept_buffers(net: Network, nodes: dict[str, Layer], owner: dict[str, str]) -> dict[str, int]:
+    """The buffers training keeps for the backward pass, each with the step (creation
+    order) of the first layer whose backward reads it: the backward pass runs the layers
+    in reverse, so the buffer is freed after that layer's. Kept: those an in-place layer
+    writes (its backward reads its output), those another layer reads unless every such
+    reader passes the gradient through, and the outputs, which the loss reads (step: the
+    number of layers). A BatchNorm whose output only a residual add reads keeps nothing
+    of its own: its backward reads its input, the add's reads nothing (XLA and PyTorch
+    alike free it)."""
     outputs = [net.output] + [row.output for row in net.heads]
-    kept = {owner[n] for n in outputs}
-    for node, layer in nodes.items():
+    first_reader = {owner[n]: len(nodes) for n in outputs}
+    for step, (node, layer) in reversed(list(enumerate(nodes.items()))):
         if owner[node] != node:
-            kept.add(owner[node])
+            first_reader[owner[node]] = step
         elif not passes_gradient_through(layer):
-            kept.update(owner[tensor] for tensor in layer.inputs)
-    return kept
+            first_reader.update((owner[tensor], step) for tensor in layer.inputs)
+    return first_reader
+
+
+def held_for_backward(layer: Layer, elements: int, scratch: int) -> int:
+    """What a layer holds for its own backward pass besides the graph's buffers: its
+    scratch, and the values a weight layer computes before its own activation
+    (`conv3-64(activation=swish)`) where that activation's backward pass reads its
+    input. An activation layer's input is a buffer of the graph, kept by kept_buffers."""
+    reads_input = not layer.kind.in_place and layer.kind.activation_reads_input(layer.attrs)
+    return scratch + (elements if reads_input else 0)
+
+
+def backward_peak(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
+                  elements: dict[str, int], kept: dict[str, int],
+                  held: dict[str, int]) -> int:
+    """Run the backward pass: the layers in reverse creation order, from the moment the
+    loss has written the gradient of each output. Alive: the kept buffers that a layer
+    still to run reads, what each such layer holds, and the gradients in flight. A
+    layer's step writes the gradient of each input (one buffer per input buffer, which
+    later readers add into; an in-place layer writes over the one it reads) and then
+    frees the gradient of its output and what only it read. A tensor that no trained
+    weight led to (the input image, its padding) gets no gradient. Returns the largest
+    total of live elements at any step."""
+    freed_after: dict[int, list[str]] = {}
+    for buffer, step in kept.items():
+        freed_after.setdefault(step, []).append(buffer)
+    live = sum(elements[b] for b in kept) + sum(held.values())
+    outputs = [net.output] + [row.output for row in net.heads]
+    gradients = {owner[n]: elements[owner[n]] for n in outputs}
+    peak = live + sum(gradients.values())
+    live -= sum(elements[b] for b in freed_after.get(len(nodes), ()))  # the loss's
+    trained = trained_through(nodes)
+    for step, (node, layer) in reversed(list(enumerate(nodes.items()))):
+        for tensor in layer.inputs:
+            if trained[tensor]:
+                gradients.setdefault(owner[tensor], elements[owner[tensor]])
+        peak = max(peak, live + sum(gradients.values()))
+        if owner[node] == node:
+            gradients.pop(node, None)
+        live -= held[node] + sum(elements[b] for b in freed_after.get(step, ()))
+    return peak
+
+
+def trained_through(nodes: dict[str, Layer]) -> dict[str, bool]:
+    """Whether a trainable weight lies on some path from the input to each layer's
+    output, so that the backward pass computes the output's gradient."""
+    trained = {}
+    for node, layer in nodes.items():
+        trained[node] = layer.params[0] > 0 or any(trained[i] for i in layer.inputs)
+    return trained
 
 
 def inference_nodes(net: Network) -> list[str]:

@@ -23,11 +23,13 @@ TOP = 6
 
 def memory_chart(m: Memory) -> str:
     """One bar per figure of one batch, scaled to the largest: weights, every activation,
-    the peak live at inference, what training keeps for backward."""
+    the peak live at inference, what training keeps for backward and the backward
+    pass's peak."""
     figures = [("weights", m.weights),
                ("activations (every layer output)", m.activations * m.batch),
                ("peak live at inference", m.peak_live * m.batch),
-               ("kept for backward in training", m.training_kept * m.batch)]
+               ("kept for backward in training", m.training_kept * m.batch),
+               ("peak of the backward pass", m.backward_peak * m.batch)]
     top = max(value for _, value in figures) or 1
     parts = []
     for i, (label, value) in enumerate(figures):

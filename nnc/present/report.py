@@ -90,6 +90,7 @@ def format_comparison(all_stats: list[Stats]) -> str:
 MEMORY_LABELS = {"weights": "weights", "activations": "activations (every layer output)",
                  "peak_live": "peak live at inference",
                  "training_kept": "kept for backward in training",
+                 "backward_peak": "peak of the backward pass",
                  "inference_total": "inference total",
                  "training_step_total": "training step total"}
 
@@ -105,7 +106,8 @@ def format_memory(m: Memory, optimizer: str = "adam", budget: int | None = None)
              + (f", batch {m.batch}" if batch else "") + "):",
              f"  {'weights:':<34} {human_bytes(m.weights):>10}"]
     for key, value in (("activations", m.activations), ("peak_live", m.peak_live),
-                       ("training_kept", m.training_kept)):
+                       ("training_kept", m.training_kept),
+                       ("backward_peak", m.backward_peak)):
         line = f"  {labels[key] + ':':<34} {human_bytes(value):>10} per image"
         lines.append(line + (f", {human_bytes(value * m.batch)} per batch" if batch else ""))
     for key, value in (("inference_total", m.inference_total()),

@@ -20,6 +20,9 @@ from nnc.wording import dims
 ACTIVATIONS = ("none", "relu", "relu6", "tanh", "sigmoid", "softmax", "squash", "swish",
                "hard_sigmoid", "hard_swish", "gelu")
 GATES = ("sigmoid", "hard_sigmoid")  # activations whose values lie in [0, 1]
+# Activations whose derivative is not a function of their output, so that their backward
+# pass reads their input: ReLU's, sigmoid's or tanh's can be had from the output alone.
+READS_INPUT = ("swish", "hard_swish", "gelu")
 RULES = ("shape", "params", "macs", "connections", "window")
 KINDS: dict[str, "Kind"] = {}
 
@@ -127,16 +130,27 @@ class Kind:
                 (str(h) if h == w else None)
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
+    def applied_activation(self, a) -> str | None:
+        """The activation the layer applies last: its `activation` attribute
+        (`conv3-64(activation=relu)`); an activation layer's is its own function."""
+        return a.get("activation")
+
     def outputs(self, a) -> str:
         """What the layer's values mean when it ends a network, for the loss that trains
         them: "logits" (the default), "probabilities" (a softmax) or "distances"
         (negative squared distances of RBF units, trained with LeCun's MAP loss)."""
-        return "probabilities" if a.get("activation") == "softmax" else "logits"
+        return "probabilities" if self.applied_activation(a) == "softmax" else "logits"
 
     def gates(self, a) -> bool:
         """Whether its values lie in [0, 1], so that they can gate another layer's values
         (the end of a squeeze-and-excitation branch)."""
-        return a.get("activation") in GATES
+        return self.applied_activation(a) in GATES
+
+    def activation_reads_input(self, a) -> bool:
+        """Whether the backward pass of the activation it applies reads the values before
+        the activation (swish, hard-swish, GELU), so that training keeps them besides
+        the output; ReLU's and sigmoid's need only the output."""
+        return self.applied_activation(a) in READS_INPUT
 
     def resolve(self, a, ins) -> dict:
         """The attributes once the input shapes are known: for a width written relative

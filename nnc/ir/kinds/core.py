@@ -9,7 +9,6 @@ from nnc.ir.attrs import Attr
 from nnc.ir.kinds.base import (
     ACTIVATIONS,
     BIAS_AND_ACTIVATION,
-    GATES,
     WINDOW_ATTRS,
     Kind,
     Pointwise,
@@ -310,11 +309,8 @@ class LRN(Pointwise):
 class Activation(Pointwise):
     in_place = True
 
-    def gates(self, a) -> bool:
-        return self.name in GATES
-
-    def outputs(self, a) -> str:
-        return super().outputs({"activation": self.name})
+    def applied_activation(self, a) -> str:
+        return self.name
 
 
 for _fn in ACTIVATIONS[1:]:
@@ -332,11 +328,8 @@ class NamedActivation(Pointwise):
     positional = ("function",)
     in_place = True
 
-    def gates(self, a) -> bool:
-        return a["function"] in GATES
-
-    def outputs(self, a) -> str:
-        return super().outputs({"activation": a["function"]})
+    def applied_activation(self, a) -> str:
+        return a["function"]
 
     def describe(self, a, strides=True):
         return a["function"]
