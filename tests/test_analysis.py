@@ -143,8 +143,9 @@ def test_vgg_d_memory_per_image(load):
     assert round(values / 1e6) == 15 and m.activations == 4 * values
     # The peak is conv1_2 writing its output while conv1_1's is read: 2·224·224·64.
     assert m.peak_live == 4 * 2 * 224 * 224 * 64
-    # The two dropouts and the softmax run in place: training keeps the rest.
-    assert m.training_kept == 4 * (values - 2 * 4096 - 1000)
+    # The two dropouts and the softmax run in place: training keeps the rest, and each
+    # dropout's mask, a byte a value.
+    assert m.training_kept == 4 * (values - 2 * 4096 - 1000) + 2 * 4096
     assert m.weights == 4 * 138_357_544
 
 

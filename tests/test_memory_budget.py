@@ -120,6 +120,34 @@ def test_a_fused_activation_that_reads_its_input_keeps_the_values_before_it(
     assert memory["per_image"]["training_kept"] == 4 * kept
 
 
+@pytest.mark.parametrize("rate, kept", [
+    # the input (the fc's), the fc's output: the last fc reads it through the dropout,
+    # whose backward reads its mask, a byte a value, and not its output; the output
+    (0.5, 4 * (32 + 8 + 3) + 8),
+    # a dropout of rate 0 is the identity: no mask
+    (0.0, 4 * (32 + 8 + 3)),
+])
+def test_a_dropout_keeps_its_mask(tmp_path, capsys, rate, kept):
+    memory = stats_json(tmp_path, capsys, f"""
+        input 4x4x2
+        a: fc-8, dropout({rate}), fc-3
+    """)
+    assert memory["per_image"]["training_kept"] == kept
+
+
+def test_an_output_only_an_add_reads_through_a_dropout_is_not_kept(tmp_path, capsys):
+    memory = stats_json(tmp_path, capsys, """
+        input 4x4x2
+        block unit():
+            residual:
+                conv3-2, dropout(0.0)
+        r: unit
+    """)
+    # the input (conv's) and the add's output (the loss's); conv's output only the
+    # dropout and the add read, and neither's backward reads values
+    assert memory["per_image"]["training_kept"] == 4 * 2 * 32
+
+
 @pytest.mark.parametrize("size", ["16QB", "-1GiB", "0", "GiB", "1.5.2MiB"])
 def test_a_bad_budget_is_a_clear_error(tmp_path, capsys, size):
     path = tmp_path / "net.arch"

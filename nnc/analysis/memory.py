@@ -34,8 +34,9 @@ INCLUDES = {
                  "BatchNorm share their input's buffer)",
     "training_kept": "the layer outputs the backward pass reads, the input "
                      "image included (in-place layers share their input's buffer, but "
-                     "swish, hard-swish and GELU keep their input too; an output that "
-                     "only adds and concats read is not kept)",
+                     "swish, hard-swish and GELU keep their input too; dropout keeps "
+                     "its mask, a byte a value; an output that only adds and concats "
+                     "read is not kept)",
     "backward_peak": "the most bytes alive while the backward pass runs: what is kept "
                      "for it and not yet read, and the gradients of the layer outputs "
                      "in flight",
@@ -87,23 +88,24 @@ class Memory:
 def memory(net: Network, batch: int = 1, dtype: str = "float32") -> Memory:
     nodes = net.layers
     size = DTYPE_BYTES[dtype]
-    elements = {n: numel(layer.shape) for n, layer in nodes.items()}
+    outputs_bytes = {n: numel(layer.shape) * size for n, layer in nodes.items()}
     owner = buffer_owners(net, nodes, training=True)
     weights = sum(sum(layer.params) for layer in nodes.values())
     inference_weights = sum(sum(nodes[n].params) for n in inference_nodes(net))
     trainable = sum(layer.params[0] for layer in nodes.values())
     outputs = [net.output] + [row.output for row in net.heads]
-    scratch = {n: layer.kind.scratch(layer.attrs, [nodes[i].shape for i in layer.inputs],
-                                     layer.shape) for n, layer in nodes.items()}
-    held = {n: held_for_backward(layer, elements[n], scratch[n])
+    scratch = {n: size * layer.kind.scratch(
+        layer.attrs, [nodes[i].shape for i in layer.inputs], layer.shape)
+        for n, layer in nodes.items()}
+    held = {n: held_for_backward(layer, outputs_bytes[n], scratch[n])
             for n, layer in nodes.items()}
     kept = kept_buffers(net, nodes, owner)
-    return Memory(dtype, batch, weights * size, sum(elements.values()) * size,
+    return Memory(dtype, batch, weights * size, sum(outputs_bytes.values()),
                   peak_live(net, nodes, buffer_owners(net, nodes, training=False),
-                            elements, scratch) * size,
-                  (sum(elements[b] for b in kept) + sum(held.values())) * size,
-                  backward_peak(net, nodes, owner, elements, kept, held) * size,
-                  trainable * size, sum(elements[n] for n in outputs) * size,
+                            outputs_bytes, scratch),
+                  sum(outputs_bytes[b] for b in kept) + sum(held.values()),
+                  backward_peak(net, nodes, owner, outputs_bytes, kept, held),
+                  trainable * size, sum(outputs_bytes[n] for n in outputs),
                   inference_weights * size)
 
 
@@ -150,12 +152,15 @@ def kept_buffers(net: Network, nodes: dict[str, Layer], owner: dict[str, str]) -
     in reverse, so the buffer is freed after that layer's. Kept: those an in-place layer
     writes (its backward reads its output), those another layer reads unless every such
     reader passes the gradient through, and the outputs, which the loss reads (step: the
-    number of layers). A BatchNorm whose output only a residual add reads keeps nothing
-    of its own: its backward reads its input, the add's reads nothing (XLA and PyTorch
-    alike free it)."""
+    number of layers). A random layer (dropout) reads the mask it drew instead of any
+    values. A BatchNorm whose output only a residual add reads keeps nothing of its own:
+    its backward reads its input, the add's reads nothing (XLA and PyTorch alike free
+    it)."""
     outputs = [net.output] + [row.output for row in net.heads]
     first_reader = {owner[n]: len(nodes) for n in outputs}
     for step, (node, layer) in reversed(list(enumerate(nodes.items()))):
+        if layer.kind.stochastic:
+            continue
         if owner[node] != node:
             first_reader[owner[node]] = step
         elif not passes_gradient_through(layer):
@@ -163,17 +168,19 @@ def kept_buffers(net: Network, nodes: dict[str, Layer], owner: dict[str, str]) -
     return first_reader
 
 
-def held_for_backward(layer: Layer, elements: int, scratch: int) -> int:
-    """What a layer holds for its own backward pass besides the graph's buffers: its
-    scratch, and the values a weight layer computes before its own activation
+def held_for_backward(layer: Layer, output_bytes: int, scratch: int) -> int:
+    """Bytes a layer holds for its own backward pass besides the graph's buffers: its
+    scratch; the values a weight layer computes before its own activation
     (`conv3-64(activation=swish)`) where that activation's backward pass reads its
-    input. An activation layer's input is a buffer of the graph, kept by kept_buffers."""
+    input (an activation layer's input is a buffer of the graph, kept by kept_buffers);
+    and a random layer's mask (dropout's)."""
     reads_input = not layer.kind.in_place and layer.kind.activation_reads_input(layer.attrs)
-    return scratch + (elements if reads_input else 0)
+    return (scratch + (output_bytes if reads_input else 0)
+            + layer.kind.mask_bytes(layer.attrs, layer.shape))
 
 
 def backward_peak(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
-                  elements: dict[str, int], kept: dict[str, int],
+                  sizes: dict[str, int], kept: dict[str, int],
                   held: dict[str, int]) -> int:
     """Run the backward pass: the layers in reverse creation order, from the moment the
     loss has written the gradient of each output. Alive: the kept buffers that a layer
@@ -182,24 +189,24 @@ def backward_peak(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
     later readers add into; an in-place layer writes over the one it reads) and then
     frees the gradient of its output and what only it read. A tensor that no trained
     weight led to (the input image, its padding) gets no gradient. Returns the largest
-    total of live elements at any step."""
+    total of live bytes at any step."""
     freed_after: dict[int, list[str]] = {}
     for buffer, step in kept.items():
         freed_after.setdefault(step, []).append(buffer)
-    live = sum(elements[b] for b in kept) + sum(held.values())
+    live = sum(sizes[b] for b in kept) + sum(held.values())
     outputs = [net.output] + [row.output for row in net.heads]
-    gradients = {owner[n]: elements[owner[n]] for n in outputs}
+    gradients = {owner[n]: sizes[owner[n]] for n in outputs}
     peak = live + sum(gradients.values())
-    live -= sum(elements[b] for b in freed_after.get(len(nodes), ()))  # the loss's
+    live -= sum(sizes[b] for b in freed_after.get(len(nodes), ()))  # the loss's
     trained = trained_through(nodes)
     for step, (node, layer) in reversed(list(enumerate(nodes.items()))):
         for tensor in layer.inputs:
             if trained[tensor]:
-                gradients.setdefault(owner[tensor], elements[owner[tensor]])
+                gradients.setdefault(owner[tensor], sizes[owner[tensor]])
         peak = max(peak, live + sum(gradients.values()))
         if owner[node] == node:
             gradients.pop(node, None)
-        live -= held[node] + sum(elements[b] for b in freed_after.get(step, ()))
+        live -= held[node] + sum(sizes[b] for b in freed_after.get(step, ()))
     return peak
 
 
@@ -219,11 +226,11 @@ def inference_nodes(net: Network) -> list[str]:
 
 
 def peak_live(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
-              elements: dict[str, int], scratch: dict[str, int]) -> int:
+              sizes: dict[str, int], scratch: dict[str, int]) -> int:
     """Run the inference layers in creation order. A buffer is alive from the step that
     writes it to the last step that reads it (or any layer aliasing it); the output is
     alive to the end; a layer's scratch only during its step. Returns the largest total
-    of live elements at any step."""
+    of live bytes at any step."""
     order = inference_nodes(net)
     last = {}
     for step, node in enumerate(order):  # steps only grow: the last assignment is the last use
@@ -234,15 +241,15 @@ def peak_live(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
     freed_at: dict[int, list[str]] = {}
     for buffer, step in last.items():
         freed_at.setdefault(step, []).append(buffer)
-    alive, live, peak = set(), 0, 0  # live: the elements of the alive buffers
+    alive, live, peak = set(), 0, 0  # live: the bytes of the alive buffers
     for step, node in enumerate(order):
         if owner[node] not in alive:
             alive.add(owner[node])
-            live += elements[owner[node]]
+            live += sizes[owner[node]]
         peak = max(peak, live + scratch[node])
         for buffer in freed_at.get(step, ()):
             alive.remove(buffer)
-            live -= elements[buffer]
+            live -= sizes[buffer]
     return peak
 
 

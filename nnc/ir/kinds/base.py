@@ -169,6 +169,11 @@ class Kind:
         the sequence). The memory figures add them; most kinds hold none."""
         return 0
 
+    def mask_bytes(self, a, out) -> int:
+        """Bytes of the random mask a stochastic layer draws while training, which its
+        backward pass reads instead of its values; deterministic layers draw none."""
+        return 0
+
     def window_start(self, a, ins) -> tuple:
         """Where the first output's window starts, in input positions before the first
         one (the padding at the top and left; for a layer that upsamples, the fraction of

@@ -293,6 +293,9 @@ class Dropout(Pointwise):
     in_place = True
     stochastic = True
 
+    def mask_bytes(self, a, out):
+        return math.prod(out) if a["rate"] > 0 else 0  # a byte a value, as PyTorch's
+
     def describe(self, a, strides=True):
         return f"dropout ({a['rate']:.0%})"
 

@@ -106,5 +106,8 @@ class DropPath(Pointwise):
     in_place = True
     internal = True  # a whole-sample dropout outside a residual body would drop the input
 
+    def mask_bytes(self, a, out):
+        return 1 if a["rate"] > 0 else 0  # one draw for the whole sample
+
     def describe(self, a, strides=True):
         return f"drop path ({a['rate']:.1%})"
