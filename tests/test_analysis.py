@@ -112,11 +112,11 @@ def test_memory_of_a_tiny_network_by_hand():
     assert m.peak_live == 448 * 4
     # kept for backward: input, the conv/relu buffer, pool, fc
     assert m.training_kept == (192 + 256 + 64 + 10) * 4
-    # backward, from the fc down: at pool's step the input and the conv/relu buffer are
+    # backward, from the fc down: at relu's step the input and the conv/relu buffer are
     # still to be read (pool's output was freed after the fc's step, the output after
-    # the loss's), with the gradient of pool's output arriving and that of its input
+    # the loss's), with the gradient of relu's output arriving and that of conv's output
     # leaving; the input image gets no gradient
-    assert m.backward_peak == (192 + 256 + 64 + 256) * 4
+    assert m.backward_peak == (192 + 256 + 256 + 256) * 4
     # weights: conv 3·3·3·4 + 4 = 112, fc 64·10 + 10 = 650
     assert m.weights == (112 + 650) * 4
 

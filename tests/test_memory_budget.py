@@ -18,9 +18,9 @@ WEIGHTS = 112 + 650
 PEAK = 192 + 256
 # training keeps what backward reads: the input (conv's), the conv/relu buffer (relu's
 # output, pool's input), the pool output (fc's input) and the output (the loss's). Its
-# backward pass peaks at pool's step: the input and the conv/relu buffer still kept, the
-# gradients of pool's output and of its input in flight.
-BACKWARD_PEAK = 192 + 256 + 64 + 256
+# backward pass peaks at relu's step: the input and the conv/relu buffer still kept, the
+# gradient of relu's output arriving and that of conv's output leaving.
+BACKWARD_PEAK = 192 + 256 + 256 + 256
 TARGETS = 10  # one-hot targets, the size of the output
 
 
@@ -68,7 +68,7 @@ def test_a_budget_too_small_for_one_image_says_so(tmp_path, capsys):
     path.write_text(textwrap.dedent(TINY))
     assert cli.main(["stats", str(path), "--memory-budget", "8KiB"]) == 0
     out = capsys.readouterr().out
-    one_image = 4 * (4 * WEIGHTS + BACKWARD_PEAK + TARGETS)  # 15,304 bytes: more than 8 KiB
+    one_image = 4 * (4 * WEIGHTS + BACKWARD_PEAK + TARGETS)  # 16,072 bytes: more than 8 KiB
     assert f"training:   does not fit: one image needs {one_image / 1024:.1f} KiB" in out
     inference = (8192 - 4 * WEIGHTS) // (4 * PEAK)  # 2 images
     assert f"inference:  largest batch {inference}," in out
@@ -146,6 +146,16 @@ def test_an_output_only_an_add_reads_through_a_dropout_is_not_kept(tmp_path, cap
     # the input (conv's) and the add's output (the loss's); conv's output only the
     # dropout and the add read, and neither's backward reads values
     assert memory["per_image"]["training_kept"] == 4 * 2 * 32
+
+
+def test_lrn_keeps_its_scale(tmp_path, capsys):
+    memory = stats_json(tmp_path, capsys, """
+        input 4x4x2
+        a: conv3-2, lrn, fc-3
+    """)
+    # the input (conv's), conv's output (lrn's input), lrn's output (the fc's input),
+    # lrn's scale k + alpha·Σa² (its derivative divides by it), the output
+    assert memory["per_image"]["training_kept"] == 4 * (32 + 32 + 32 + 32 + 3)
 
 
 @pytest.mark.parametrize("size", ["16QB", "-1GiB", "0", "GiB", "1.5.2MiB"])

@@ -97,7 +97,7 @@ def memory(net: Network, batch: int = 1, dtype: str = "float32") -> Memory:
     scratch = {n: size * layer.kind.scratch(
         layer.attrs, [nodes[i].shape for i in layer.inputs], layer.shape)
         for n, layer in nodes.items()}
-    held = {n: held_for_backward(layer, outputs_bytes[n], scratch[n])
+    held = {n: held_for_backward(layer, outputs_bytes[n], scratch[n], size)
             for n, layer in nodes.items()}
     kept = kept_buffers(net, nodes, owner)
     return Memory(dtype, batch, weights * size, sum(outputs_bytes.values()),
@@ -168,15 +168,16 @@ def kept_buffers(net: Network, nodes: dict[str, Layer], owner: dict[str, str]) -
     return first_reader
 
 
-def held_for_backward(layer: Layer, output_bytes: int, scratch: int) -> int:
+def held_for_backward(layer: Layer, output_bytes: int, scratch: int, size: int) -> int:
     """Bytes a layer holds for its own backward pass besides the graph's buffers: its
-    scratch; the values a weight layer computes before its own activation
-    (`conv3-64(activation=swish)`) where that activation's backward pass reads its
-    input (an activation layer's input is a buffer of the graph, kept by kept_buffers);
-    and a random layer's mask (dropout's)."""
-    reads_input = not layer.kind.in_place and layer.kind.activation_reads_input(layer.attrs)
-    return (scratch + (output_bytes if reads_input else 0)
-            + layer.kind.mask_bytes(layer.attrs, layer.shape))
+    scratch and what else its kind saves (LRN's scale); the values a weight layer
+    computes before its own activation (`conv3-64(activation=swish)`) where that
+    activation's backward pass reads its input (an activation layer's input is a buffer
+    of the graph, kept by kept_buffers); and a random layer's mask (dropout's)."""
+    kind, a = layer.kind, layer.attrs
+    reads_input = not kind.in_place and kind.activation_reads_input(a)
+    return (scratch + size * kind.saved(a, layer.shape) + (output_bytes if reads_input else 0)
+            + kind.mask_bytes(a, layer.shape))
 
 
 def backward_peak(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
@@ -185,9 +186,10 @@ def backward_peak(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
     """Run the backward pass: the layers in reverse creation order, from the moment the
     loss has written the gradient of each output. Alive: the kept buffers that a layer
     still to run reads, what each such layer holds, and the gradients in flight. A
-    layer's step writes the gradient of each input (one buffer per input buffer, which
-    later readers add into; an in-place layer writes over the one it reads) and then
-    frees the gradient of its output and what only it read. A tensor that no trained
+    layer's step writes the gradient of each input (one buffer per tensor, which its
+    other readers add into) while the gradient of its output, which it reads, is alive,
+    and then frees that one and what only it read. An in-place layer's step writes a
+    new gradient too: backward passes do not write over the gradient they read. A tensor that no trained
     weight led to (the input image, its padding) gets no gradient. Returns the largest
     total of live bytes at any step."""
     freed_after: dict[int, list[str]] = {}
@@ -195,17 +197,16 @@ def backward_peak(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
         freed_after.setdefault(step, []).append(buffer)
     live = sum(sizes[b] for b in kept) + sum(held.values())
     outputs = [net.output] + [row.output for row in net.heads]
-    gradients = {owner[n]: sizes[owner[n]] for n in outputs}
+    gradients = {n: sizes[n] for n in outputs}
     peak = live + sum(gradients.values())
     live -= sum(sizes[b] for b in freed_after.get(len(nodes), ()))  # the loss's
     trained = trained_through(nodes)
     for step, (node, layer) in reversed(list(enumerate(nodes.items()))):
         for tensor in layer.inputs:
             if trained[tensor]:
-                gradients.setdefault(owner[tensor], sizes[owner[tensor]])
+                gradients.setdefault(tensor, sizes[tensor])
         peak = max(peak, live + sum(gradients.values()))
-        if owner[node] == node:
-            gradients.pop(node, None)
+        gradients.pop(node, None)
         live -= held[node] + sum(sizes[b] for b in freed_after.get(step, ()))
     return peak
 

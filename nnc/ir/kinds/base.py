@@ -169,6 +169,11 @@ class Kind:
         the sequence). The memory figures add them; most kinds hold none."""
         return 0
 
+    def saved(self, a, out) -> int:
+        """Values besides its inputs and output that its backward pass reads, which
+        training keeps (LRN's scale); most kinds save none."""
+        return 0
+
     def mask_bytes(self, a, out) -> int:
         """Bytes of the random mask a stochastic layer draws while training, which its
         backward pass reads instead of its values; deterministic layers draw none."""

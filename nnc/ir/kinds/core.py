@@ -308,6 +308,9 @@ class LRN(Pointwise):
     attrs = (Attr("size", "int", 5), Attr("alpha", "float", 1e-4),
              Attr("beta", "float", 0.75), Attr("k", "float", 2.0))
 
+    def saved(self, a, out):
+        return math.prod(out)  # the scale k + alpha·Σa², which the derivative needs
+
 
 class Activation(Pointwise):
     in_place = True
