@@ -107,9 +107,10 @@ def test_memory_of_a_tiny_network_by_hand():
     m = memory(compile_source(TINY).network)
     # outputs: input 8·8·3 = 192, conv 8·8·4 = 256, relu 256, pool 4·4·4 = 64, fc 10
     assert m.activations == (192 + 256 + 256 + 64 + 10) * 4
-    # steps: conv holds input + conv = 448; relu runs in place in conv's buffer (256);
-    # pool holds conv + pool = 320; fc holds pool + fc = 74
-    assert m.peak_live == 448 * 4
+    # steps: the input is alive throughout (the caller holds it); conv holds input +
+    # conv = 448; relu runs in place in conv's buffer; pool holds input + conv + pool =
+    # 512; fc holds input + pool + fc = 266
+    assert m.peak_live == 512 * 4
     # kept for backward: input, the conv/relu buffer, pool, fc
     assert m.training_kept == (192 + 256 + 64 + 10) * 4
     # backward, from the fc down: at relu's step the input and the conv/relu buffer are
@@ -126,8 +127,8 @@ def test_dtype_and_batch_scale_the_figures():
     half = memory(net, batch=8, dtype="bfloat16").json()
     assert half["bytes_per_element"] == 2
     assert half["weights"] == (112 + 650) * 2
-    assert half["per_image"]["peak_live"] == 448 * 2
-    assert half["per_batch"]["peak_live"] == 8 * 448 * 2
+    assert half["per_image"]["peak_live"] == 512 * 2
+    assert half["per_batch"]["peak_live"] == 8 * 512 * 2
     assert half["per_batch"]["activations"] == 8 * 778 * 2
 
 
@@ -141,8 +142,9 @@ def test_vgg_d_memory_per_image(load):
               + 3 * 28 * 28 * 512 + 14 * 14 * 512 + 3 * 14 * 14 * 512 + 7 * 7 * 512
               + 4096 * 2 + 4096 * 2 + 1000 + 1000)
     assert round(values / 1e6) == 15 and m.activations == 4 * values
-    # The peak is conv1_2 writing its output while conv1_1's is read: 2·224·224·64.
-    assert m.peak_live == 4 * 2 * 224 * 224 * 64
+    # The peak is conv1_2 writing its output while conv1_1's is read, with the input
+    # image, which the caller holds throughout: 224·224·3 + 2·224·224·64.
+    assert m.peak_live == 4 * (224 * 224 * 3 + 2 * 224 * 224 * 64)
     # The two dropouts and the softmax run in place: training keeps the rest, and each
     # dropout's mask, a byte a value.
     assert m.training_kept == 4 * (values - 2 * 4096 - 1000) + 2 * 4096
@@ -173,7 +175,8 @@ def test_stats_command_reports_memory_for_a_batch():
                   "architectures/vggD.arch")
     assert out.returncode == 0, out.stderr
     memory = json.loads(out.stdout)["memory"]
-    assert memory["per_batch"]["peak_live"] == 2 * 2 * 2 * 224 * 224 * 64
+    # two images, two bytes a value: the input and conv1's two outputs
+    assert memory["per_batch"]["peak_live"] == 2 * 2 * (224 * 224 * 3 + 2 * 224 * 224 * 64)
 
 
 # --- residual paths ---------------------------------------------------------------------

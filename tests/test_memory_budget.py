@@ -13,9 +13,10 @@ TINY = """
 """
 # weights: conv 3·3·3·4 + 4 = 112, fc 64·10 + 10 = 650, all trainable
 WEIGHTS = 112 + 650
-# inference: conv holds its input and its output, 192 + 256 values (relu runs in place,
-# pool then holds 256 + 64, fc 64 + 10)
-PEAK = 192 + 256
+# inference: the input stays alive throughout (the caller holds it); conv holds it and
+# its output, 192 + 256 values; relu runs in place; pool holds 192 + 256 + 64 (the peak),
+# fc 192 + 64 + 10
+PEAK = 192 + 256 + 64
 # training keeps what backward reads: the input (conv's), the conv/relu buffer (relu's
 # output, pool's input), the pool output (fc's input) and the output (the loss's). Its
 # backward pass peaks at relu's step: the input and the conv/relu buffer still kept, the
@@ -103,8 +104,9 @@ def test_an_activation_whose_backward_reads_its_input_keeps_it(
         a: conv3-2, bn, {activation}, fc-3
     """)
     assert memory["per_image"]["training_kept"] == 4 * kept
-    # at inference both run in place: conv's input and output, then the fc's
-    assert memory["per_image"]["peak_live"] == 4 * (32 + 32)
+    # at inference both run in place: at the fc's step the input (alive throughout),
+    # the conv/bn/activation buffer and the fc's output
+    assert memory["per_image"]["peak_live"] == 4 * (32 + 32 + 3)
 
 
 @pytest.mark.parametrize("activation, kept", [("relu", 32 + 32 + 3),

@@ -84,8 +84,8 @@ def test_memory_counts_what_attention_holds_while_it_runs(tmp_path):
     holds its queries, keys, values and weighted values (65·16 each) and 4 heads' 65×65
     weights. Against the same network with an fc-16 in its place (the same output,
     nothing held), training keeps both attentions' worth more, and the peak at inference
-    is an attention's step: the residual stream's input, its LayerNorm and its own
-    output (65·16 each), and what it holds."""
+    is an attention's step: the input image (32·32·3, alive throughout), the residual
+    stream's input, its LayerNorm and its own output (65·16 each), and what it holds."""
     from nnc.analysis.memory import memory
     text = TINY_VIT.replace("patch8-16", "patch4-16")
     held = 4 * 65 * 16 + 4 * 65 * 65
@@ -93,7 +93,7 @@ def test_memory_counts_what_attention_holds_while_it_runs(tmp_path):
     fc = memory(nnc.compile_text(text.replace("attention(heads)", "fc-{d}"),
                                  str(tmp_path / "f.arch")).network)
     assert attention.training_kept - fc.training_kept == 2 * held * 4
-    assert attention.peak_live == (3 * 65 * 16 + held) * 4
+    assert attention.peak_live == (32 * 32 * 3 + 3 * 65 * 16 + held) * 4
 
 
 def test_attention_is_softmax_of_scaled_dot_products(tmp_path):

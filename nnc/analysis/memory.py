@@ -1,18 +1,19 @@
-"""Memory of a network: its weights, every activation, the peak live at inference and
-what training keeps for the backward pass.
+"""Memory of a network: its weights, every activation, the peak live at inference, what
+training keeps for the backward pass and the peak while that pass runs.
 
 Memory (docs/seeing.md states the conventions at length). A tensor is one layer's output
 for one image, the input image included. Element-wise layers whose kind is `in_place` in
 the registry (activations, dropout, flatten) write over their input's buffer when they
-are its only reader, as deep-learning frameworks do; every other layer allocates one.
+are its only reader, as deep-learning frameworks do (in training, not an activation
+whose backward reads its input: swish, GELU); every other layer allocates one.
 A layer that holds values of its own while it runs (attention's queries, keys, values and
 weights: the kind's `scratch`) adds them to the peak at its step, and training keeps them.
 
 The totals are what a device must hold: for inference, the weights and the batch's peak
 live tensors; for a training step, the weights, their gradients, the optimizer's state,
 the batch's peak during the backward pass (what is kept for it, and the gradients in
-flight) and its targets. benchmarks/memory_calibration.py
-checks them against XLA's buffer assignment.
+flight) and its targets. benchmarks/memory_calibration.py checks them against XLA's
+buffer assignment.
 """
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ INCLUDES = {
     "weights": "every parameter, trainable or not, side heads included",
     "activations": "every layer's output for one image, the input image included",
     "peak_live": "the most bytes of layer outputs alive at one time, "
-                 "the input image and the output included (in-place layers and "
-                 "BatchNorm share their input's buffer)",
+                 "the input image and the output included, both alive throughout "
+                 "(in-place layers and BatchNorm share their input's buffer)",
     "training_kept": "the layer outputs the backward pass reads, the input "
                      "image included (in-place layers share their input's buffer, but "
                      "swish, hard-swish and GELU keep their input too; dropout keeps "
@@ -118,7 +119,8 @@ def numel(shape) -> int:
 
 def buffer_owners(net: Network, nodes: dict[str, Layer], training: bool) -> dict[str, str]:
     """For each layer, the layer whose buffer holds its output: itself, or for an
-    in-place layer that is its input's only reader, the owner of that input's buffer.
+    in-place layer that is its input's only reader, the owner of that input's buffer
+    (but never the input batch's, which belongs to the caller).
     At inference a normalization (BatchNorm: a fixed affine map per channel) is such a
     layer too: compilers fold it into the conv before it, or apply it in place. In
     training an activation whose backward pass reads its input (swish, GELU) is not:
@@ -132,7 +134,7 @@ def buffer_owners(net: Network, nodes: dict[str, Layer], training: bool) -> dict
                 layer.attrs)
         else:
             in_place = layer.kind.in_place or layer.kind.normalization
-        if in_place and len(ins) == 1 and readers[ins[0]] == 1:
+        if in_place and len(ins) == 1 and readers[ins[0]] == 1 and ins[0] != net.input:
             owner[node] = owner[ins[0]]
         else:
             owner[node] = node
@@ -229,8 +231,9 @@ def inference_nodes(net: Network) -> list[str]:
 def peak_live(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
               sizes: dict[str, int], scratch: dict[str, int]) -> int:
     """Run the inference layers in creation order. A buffer is alive from the step that
-    writes it to the last step that reads it (or any layer aliasing it); the output is
-    alive to the end; a layer's scratch only during its step. Returns the largest total
+    writes it to the last step that reads it (or any layer aliasing it); the input batch
+    and the output are alive throughout, as the caller holds them; a layer's scratch
+    only during its step. Returns the largest total
     of live bytes at any step."""
     order = inference_nodes(net)
     last = {}
@@ -238,7 +241,7 @@ def peak_live(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
         last[owner[node]] = step
         for tensor in nodes[node].inputs:
             last[owner[tensor]] = step
-    last[owner[net.output]] = len(order)
+    last[owner[net.output]] = last[net.input] = len(order)  # the caller holds both
     freed_at: dict[int, list[str]] = {}
     for buffer, step in last.items():
         freed_at.setdefault(step, []).append(buffer)
