@@ -122,7 +122,7 @@ def buffer_owners(net: Network, nodes: dict[str, Layer], training: bool) -> dict
     in-place layer that is its input's only reader, the owner of that input's buffer
     (but never the input batch's, which belongs to the caller).
     At inference a normalization (BatchNorm: a fixed affine map per channel) is such a
-    layer too: compilers fold it into the conv before it, or apply it in place. In
+    layer too: runtimes fold it into the conv's weights, or apply it in place. In
     training an activation whose backward pass reads its input (swish, GELU) is not:
     its input must outlive it."""
     readers = dict(net.graph.out_degree())
@@ -148,7 +148,8 @@ def passes_gradient_through(layer: Layer) -> bool:
     return layer.kind.arity is None and not layer.kind.scales
 
 
-def kept_buffers(net: Network, nodes: dict[str, Layer], owner: dict[str, str]) -> dict[str, int]:
+def kept_buffers(net: Network, nodes: dict[str, Layer],
+                 owner: dict[str, str]) -> dict[str, int]:
     """The buffers training keeps for the backward pass, each with the step (creation
     order) of the first layer whose backward reads it: the backward pass runs the layers
     in reverse, so the buffer is freed after that layer's. Kept: those an in-place layer
@@ -178,8 +179,8 @@ def held_for_backward(layer: Layer, output_bytes: int, scratch: int, size: int) 
     of the graph, kept by kept_buffers); and a random layer's mask (dropout's)."""
     kind, a = layer.kind, layer.attrs
     reads_input = not kind.in_place and kind.activation_reads_input(a)
-    return (scratch + size * kind.saved(a, layer.shape) + (output_bytes if reads_input else 0)
-            + kind.mask_bytes(a, layer.shape))
+    return (scratch + size * kind.saved(a, layer.shape)
+            + (output_bytes if reads_input else 0) + kind.mask_bytes(a, layer.shape))
 
 
 def backward_peak(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
@@ -191,9 +192,9 @@ def backward_peak(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
     layer's step writes the gradient of each input (one buffer per tensor, which its
     other readers add into) while the gradient of its output, which it reads, is alive,
     and then frees that one and what only it read. An in-place layer's step writes a
-    new gradient too: backward passes do not write over the gradient they read. A tensor that no trained
-    weight led to (the input image, its padding) gets no gradient. Returns the largest
-    total of live bytes at any step."""
+    new gradient too: backward passes do not write over the gradient they read. A
+    tensor that no trained weight led to (the input image, its padding) gets no
+    gradient. Returns the largest total of live bytes at any step."""
     freed_after: dict[int, list[str]] = {}
     for buffer, step in kept.items():
         freed_after.setdefault(step, []).append(buffer)
