@@ -19,7 +19,10 @@ its arguments, outputs and temporaries take. The modes:
   are written over them (XLA's alias bytes).
 
 XLA's total is arguments + outputs − aliased + temporaries: the device memory the
-executable needs. nnc's figures are nnc.analysis.memory.footprint's, for the same batch,
+executable needs. On CPU the study turns off XLA's YNN fusions (XLA_CPU_FLAGS below, set
+before JAX starts by without_ynn_fusions): memory_analysis does not count the buffers inside such a fusion, so
+with them on it reported 128 bytes of temporaries for VGG-A's whole inference pass at
+batch 32, a pass that fused into one of them. nnc's figures are nnc.analysis.memory.footprint's, for the same batch,
 dtype and optimizer. Each measurement is cached in the --results JSON file under
 "network/batch/mode", so the study runs in parts; --table prints the Markdown table from
 that file (benchmarks/RESULTS.md holds it), without compiling anything.
@@ -46,6 +49,7 @@ GPU_RESULTS = RESULTS.with_name("memory_gpu.json")
 MODES = ("inference", "momentum", "adam")
 BATCHES = (1, 32)
 TOLERANCE = 0.15  # the agreement issue 18 asks of nnc's totals
+XLA_CPU_FLAGS = "--xla_cpu_experimental_ynn_fusion_type="  # see the docstring
 LEARNING_RATE, MOMENTUM, BETA1, BETA2, EPSILON = 0.01, 0.9, 0.9, 0.999, 1e-7
 
 
@@ -78,6 +82,13 @@ def networks(only: list[str] | None) -> list[Path]:
 
 
 # --- XLA's side ------------------------------------------------------------------------
+
+def without_ynn_fusions() -> None:
+    """Add XLA_CPU_FLAGS to XLA_FLAGS: call before JAX starts. Only processes that run
+    JAX alone: TensorFlow's XLA may not know the flag, and stops on an unknown one."""
+    os.environ["XLA_FLAGS"] = " ".join(
+        filter(None, [os.environ.get("XLA_FLAGS"), XLA_CPU_FLAGS]))
+
 
 def xla_figures(path: Path, batch: int, modes: list[str]) -> dict[str, dict]:
     """XLA's memory_analysis of each mode's compiled function, with compile times."""
@@ -194,7 +205,8 @@ def machine() -> dict:
                       f"{os.cpu_count()} cores",
             "device": f"{device.platform} {device.device_kind}",
             "versions": f"Python {platform.python_version()}, JAX {jax.__version__}, "
-                        f"jaxlib {__import__('jaxlib').__version__}, Keras {keras.__version__}"}
+                        f"jaxlib {__import__('jaxlib').__version__}, Keras {keras.__version__}",
+            "xla_flags": os.environ["XLA_FLAGS"]}
 
 
 def measure(args) -> None:
@@ -264,7 +276,8 @@ def markdown(results: dict) -> str:
     missing = sorted(shipped - {name for name, _ in measured})
     partly = sorted(f"{name} at batch {batch}" for name in shipped - set(missing)
                     for batch in BATCHES if (name, batch) not in measured)
-    lines = [f"{m.get('system')}; {m.get('device')}; {m.get('versions')}", "",
+    lines = [f"{m.get('system')}; {m.get('device')}; {m.get('versions')}; "
+             f"XLA_FLAGS={m.get('xla_flags', '')}", "",
              table(headers, rows), "",
              f"nnc within {TOLERANCE:.0%} of XLA: " + ", ".join(
                  f"{mode} {within[mode][0]} of {within[mode][1]}" for mode in MODES)
@@ -375,6 +388,7 @@ def allocator() -> dict:
 
 def main() -> None:
     args = options()
+    without_ynn_fusions()
     args.results = args.results or (GPU_RESULTS if args.gpu else RESULTS)
     if args.table:
         text = markdown(load_results(args.results))
