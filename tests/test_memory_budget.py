@@ -160,6 +160,40 @@ def test_lrn_keeps_its_scale(tmp_path, capsys):
     assert memory["per_image"]["training_kept"] == 4 * (32 + 32 + 32 + 32 + 3)
 
 
+@pytest.mark.parametrize("rows, kept", [
+    # relu's input has two readers, so relu writes a buffer of its own; its backward
+    # reads its output, the add's nothing: the input, relu's output, the add's output
+    # (the fc's input) and the fc's output; conv's output is not kept
+    ("""
+        block unit():
+            residual:
+                relu, conv1-2
+        a: conv1-2, unit, fc-3""", 4 * (32 + 32 + 32 + 3)),
+    # a dropout on the input batch cannot write over the caller's buffer: the input
+    # (alive throughout), the dropout's output (the fc's input), its mask, the output
+    ("a: dropout(0.5), fc-3", 4 * (32 + 32 + 3) + 32),
+    # a dropout after a sigmoid cannot write over the output sigmoid's backward reads
+    ("a: conv1-2, sigmoid, dropout(0.5), fc-3", 4 * (32 + 32 + 32 + 3) + 32),
+])
+def test_what_training_keeps_by_hand(tmp_path, capsys, rows, kept):
+    memory = stats_json(tmp_path, capsys, "input 4x4x2\n" + textwrap.dedent(rows))
+    assert memory["per_image"]["training_kept"] == kept
+
+
+def test_an_identity_branch_shares_its_inputs_buffer(tmp_path, capsys):
+    memory = stats_json(tmp_path, capsys, """
+        input 4x4x2
+        block layer():
+            concat:
+                identity
+                conv1-2
+        a: conv1-2, layer
+    """)
+    # the concat's step: the input (alive throughout), a's output (which the identity
+    # passes on without a copy), the branch conv's output and the concat's
+    assert memory["per_image"]["peak_live"] == 4 * (32 + 32 + 32 + 64)
+
+
 @pytest.mark.parametrize("size", ["16QB", "-1GiB", "0", "GiB", "1.5.2MiB"])
 def test_a_bad_budget_is_a_clear_error(tmp_path, capsys, size):
     path = tmp_path / "net.arch"

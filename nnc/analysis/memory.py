@@ -3,9 +3,10 @@ training keeps for the backward pass and the peak while that pass runs.
 
 Memory (docs/seeing.md states the conventions at length). A tensor is one layer's output
 for one image, the input image included. Element-wise layers whose kind is `in_place` in
-the registry (activations, dropout, flatten) write over their input's buffer when they
+the registry (activations, dropout) write over their input's buffer when they
 are its only reader, as deep-learning frameworks do (in training, not an activation
-whose backward reads its input: swish, GELU); every other layer allocates one.
+whose backward reads its input: swish, hard-swish, GELU); every other layer allocates
+one; views (identity, flatten) share their input's buffer.
 A layer that holds values of its own while it runs (attention's queries, keys, values and
 weights: the kind's `scratch`) adds them to the peak at its step, and training keeps them.
 
@@ -36,8 +37,8 @@ INCLUDES = {
     "training_kept": "the layer outputs the backward pass reads, the input "
                      "image included (in-place layers share their input's buffer, but "
                      "swish, hard-swish and GELU keep their input too; dropout keeps "
-                     "its mask, a byte a value; an output that only adds and concats "
-                     "read is not kept)",
+                     "its mask, a byte a value; an output that only adds, concats, "
+                     "reshapes and dropouts read is not kept)",
     "backward_peak": "the most bytes alive while the backward pass runs: what is kept "
                      "for it and not yet read, and the gradients of the layer outputs "
                      "in flight",
@@ -55,7 +56,8 @@ class Memory:
     weights: int
     activations: int     # every layer's output, the input image included
     peak_live: int       # inference: the most bytes of tensors alive at one time
-    training_kept: int   # training: the buffers kept from the forward pass for backward
+    training_kept: int   # training: what the forward pass keeps for backward (buffers,
+                         # scratch, saved values, masks)
     backward_peak: int   # training: the most alive while the backward pass runs
     trainable: int = 0   # the trainable weights: their gradients, a copy of optimizer state
     targets: int = 0     # training: one image's targets, the size of every output
@@ -118,56 +120,59 @@ def numel(shape) -> int:
 
 
 def buffer_owners(net: Network, nodes: dict[str, Layer], training: bool) -> dict[str, str]:
-    """For each layer, the layer whose buffer holds its output: itself, or for an
-    in-place layer that is its input's only reader, the owner of that input's buffer
-    (but never the input batch's, which belongs to the caller).
-    At inference a normalization (BatchNorm: a fixed affine map per channel) is such a
-    layer too: runtimes fold it into the conv's weights, or apply it in place. In
-    training an activation whose backward pass reads its input (swish, GELU) is not:
-    its input must outlive it."""
+    """For each layer, the layer whose buffer holds its output: itself; its input's
+    owner for a view (identity, flatten), whatever else reads that input; or for an
+    in-place layer that is its input's only reader, the owner of that input's buffer,
+    but never the input batch's, which belongs to the caller. At inference a
+    normalization (BatchNorm: a fixed affine map per channel) is such a layer too:
+    runtimes fold it into the conv's weights, or apply it in place. In training a layer
+    is in place only where no backward pass reads what it writes over: not swish,
+    hard-swish or GELU, whose backward reads their input, nor a layer after one whose
+    backward reads its own output (a dropout after a sigmoid)."""
     readers = dict(net.graph.out_degree())
     owner = {}
     for node, layer in nodes.items():
         ins = layer.inputs
+        if layer.kind.view:
+            owner[node] = owner[ins[0]]
+            continue
         if training:
-            in_place = layer.kind.in_place and not layer.kind.activation_reads_input(
-                layer.attrs)
+            in_place = (layer.kind.in_place and reads_for_backward(layer) != "inputs"
+                        and reads_for_backward(nodes[ins[0]]) != "output")
         else:
             in_place = layer.kind.in_place or layer.kind.normalization
-        if in_place and len(ins) == 1 and readers[ins[0]] == 1 and ins[0] != net.input:
+        if (in_place and len(ins) == 1 and readers[ins[0]] == 1
+                and owner[ins[0]] != net.input):
             owner[node] = owner[ins[0]]
         else:
             owner[node] = node
     return owner
 
 
-def passes_gradient_through(layer: Layer) -> bool:
-    """A join that sums or stacks its inputs (add, concat): its backward pass routes the
-    gradient to its inputs without reading their values. A join that multiplies them
-    (a gate) reads both."""
-    return layer.kind.arity is None and not layer.kind.scales
+def reads_for_backward(layer: Layer) -> str:
+    """"inputs", "output" or "nothing": see Kind.reads_for_backward."""
+    return layer.kind.reads_for_backward(layer.attrs)
 
 
 def kept_buffers(net: Network, nodes: dict[str, Layer],
                  owner: dict[str, str]) -> dict[str, int]:
     """The buffers training keeps for the backward pass, each with the step (creation
     order) of the first layer whose backward reads it: the backward pass runs the layers
-    in reverse, so the buffer is freed after that layer's. Kept: those an in-place layer
-    writes (its backward reads its output), those another layer reads unless every such
-    reader passes the gradient through, and the outputs, which the loss reads (step: the
-    number of layers). A random layer (dropout) reads the mask it drew instead of any
-    values. A BatchNorm whose output only a residual add reads keeps nothing of its own:
-    its backward reads its input, the add's reads nothing (XLA and PyTorch alike free
-    it)."""
+    in reverse, so the buffer is freed after that layer's. Kept: the buffers a backward
+    pass reads (each kind says: its input, its output or nothing), the outputs, which
+    the loss reads (step: the number of layers), and the input batch, an argument of
+    the step alive throughout. A BatchNorm whose output only a residual add reads keeps
+    nothing of its own: its backward reads its input, the add's reads nothing (XLA and
+    PyTorch alike free it)."""
     outputs = [net.output] + [row.output for row in net.heads]
     first_reader = {owner[n]: len(nodes) for n in outputs}
     for step, (node, layer) in reversed(list(enumerate(nodes.items()))):
-        if layer.kind.stochastic:
-            continue
-        if owner[node] != node:
+        reads = reads_for_backward(layer)
+        if reads == "output":
             first_reader[owner[node]] = step
-        elif not passes_gradient_through(layer):
+        elif reads == "inputs":
             first_reader.update((owner[tensor], step) for tensor in layer.inputs)
+    first_reader[net.input] = 0
     return first_reader
 
 

@@ -73,6 +73,10 @@ class Kind:
                           # writes for a concat's branch that has no layers
     in_place = False      # may overwrite its input's buffer (element-wise, and its backward
                           # pass needs only its output): what frameworks run in place
+    view = False          # its output is its input's values, at most reshaped (identity,
+                          # flatten): it shares the buffer whatever else reads it
+    backward_reads = "inputs"  # what its backward pass reads of the forward values,
+                               # kept for it: "inputs", "output" or "nothing"
 
     @property
     def minor(self) -> bool:
@@ -145,6 +149,16 @@ class Kind:
         """Whether its values lie in [0, 1], so that they can gate another layer's values
         (the end of a squeeze-and-excitation branch)."""
         return self.applied_activation(a) in GATES
+
+    def reads_for_backward(self, a) -> str:
+        """What its backward pass reads of the forward pass's values, which training
+        keeps: "inputs" (a weight layer for its weight gradient, pooling, a gate, LRN),
+        "output" (ReLU, sigmoid, tanh, softmax: their derivative is a function of their
+        output) or "nothing" (a sum, a concat, a reshape, padding, a fixed rescale, and
+        dropout, which reads its mask). Swish, hard-swish and GELU read their input."""
+        if self.backward_reads == "output" and self.activation_reads_input(a):
+            return "inputs"
+        return self.backward_reads
 
     def activation_reads_input(self, a) -> bool:
         """Whether the backward pass of the activation it applies reads the values before

@@ -229,6 +229,8 @@ class Flatten(Pointwise):
     name = "flatten"
     doc = "flatten H×W×C to H·W·C values"
     in_place = True  # a view of the same buffer
+    view = True
+    backward_reads = "nothing"
 
     def shape(self, a, ins):
         return (math.prod(ins[0]),)
@@ -261,6 +263,7 @@ class ZeroPad(Pointwise):
                                       "`zeropad`"),)
     short = ("size", None, None)
     in_place = False  # a bigger buffer
+    backward_reads = "nothing"  # its gradient is a slice of the output's
 
     def shape(self, a, ins):
         h, w, c = spatial(ins[0], "zeropad")
@@ -282,6 +285,8 @@ class Identity(Pointwise):
     doc = "the input, unchanged: the branch of a concat that passes its input on (DenseNet)"
     in_place = True  # the same buffer
     passes_on = True
+    view = True
+    backward_reads = "nothing"
 
 
 @register
@@ -292,6 +297,7 @@ class Dropout(Pointwise):
     positional = ("rate",)
     in_place = True
     stochastic = True
+    backward_reads = "nothing"  # but its mask
 
     def mask_bytes(self, a, out):
         return math.prod(out) if a["rate"] > 0 else 0  # a byte a value, as PyTorch's
@@ -314,6 +320,7 @@ class LRN(Pointwise):
 
 class Activation(Pointwise):
     in_place = True
+    backward_reads = "output"
 
     def applied_activation(self, a) -> str:
         return self.name
@@ -333,6 +340,7 @@ class NamedActivation(Pointwise):
     attrs = (Attr("function", "choice", doc="one of the activations", choices=ACTIVATIONS),)
     positional = ("function",)
     in_place = True
+    backward_reads = "output"
 
     def applied_activation(self, a) -> str:
         return a["function"]

@@ -85,6 +85,7 @@ class Upsample(Pointwise):
              Attr("interpolation", "choice", "nearest", ("nearest", "bilinear")))
     short = ("size", None, None)
     in_place = False  # a bigger buffer
+    backward_reads = "nothing"  # nearest or bilinear: fixed weights over the gradient
 
     def shape(self, a, ins):
         h, w, c = spatial(ins[0], "upsample")
@@ -122,6 +123,7 @@ class Crop(Pointwise):
     doc = "centre crop to height × width; made by `skip(row)`"
     attrs = (Attr("height", "int"), Attr("width", "int"))
     internal = True
+    backward_reads = "nothing"
 
     def shape(self, a, ins):
         h, w, c = spatial(ins[0], "a crop")

@@ -14,6 +14,7 @@ from nnc.wording import dims
 class Join(Pointwise):
     internal = True
     arity = None
+    backward_reads = "nothing"  # a sum or a concat routes the gradient without values
 
 
 @register
@@ -50,6 +51,7 @@ class Multiply(Join):
     name = "multiply"
     doc = "a gate: its input times the values of its body, broadcast"
     scales = True
+    backward_reads = "inputs"  # each factor's gradient is the other factor's values
 
     def shape(self, a, ins):
         x, g = ins
@@ -71,6 +73,7 @@ class PadShortcut(Pointwise):
     name = "pad_shortcut"
     doc = "parameter-free shortcut: strided subsampling plus zero channels (option A)"
     attrs = (Attr("stride", "int", 1), Attr("channels", "int"))
+    backward_reads = "nothing"
     internal = True
 
     def shape(self, a, ins):
@@ -88,6 +91,7 @@ class Input(Pointwise):
     attrs = (Attr("shape", "dims", REQUIRED),)
     internal = True
     arity = 0
+    backward_reads = "nothing"
 
     def shape(self, a, ins):
         return a["shape"]

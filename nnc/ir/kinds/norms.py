@@ -25,6 +25,7 @@ class Rescale(Pointwise):
              Attr("offset", "float", 0.0, doc="added after scaling"))
     positional = ("scale",)
     in_place = True
+    backward_reads = "nothing"  # a fixed affine map: the gradient is scaled
 
     def describe(self, a, strides=True):
         offset = f" {'+' if a['offset'] >= 0 else '−'} {abs(a['offset']):g}" if a["offset"] else ""
@@ -43,6 +44,7 @@ class Normalize(Pointwise):
     attrs = (Attr("mean", "numbers", None, doc="one value per channel"),
              Attr("std", "numbers", None, doc="one standard deviation per channel"))
     in_place = True
+    backward_reads = "nothing"  # a fixed affine map: the gradient is scaled
 
     def shape(self, a, ins):
         given = [name for name in ("mean", "std") if a[name] is not None]
@@ -104,6 +106,7 @@ class DropPath(Pointwise):
     positional = ("rate",)
     stochastic = True
     in_place = True
+    backward_reads = "nothing"  # but its mask
     internal = True  # a whole-sample dropout outside a residual body would drop the input
 
     def mask_bytes(self, a, out):

@@ -79,6 +79,7 @@ class ClassToken(Pointwise):
     image: D parameters, N + 1 tokens out."""
     name = "classtoken"
     doc = "prepends a learned class token to the sequence: N×D becomes (N+1)×D (ViT)"
+    backward_reads = "nothing"
 
     def shape(self, a, ins):
         n, d = sequence(ins[0], "classtoken")
@@ -98,6 +99,7 @@ class PositionEmbedding(Pointwise):
     name = "posembed"
     doc = "adds a learned position embedding, one D-vector per token (ViT)"
     in_place = True
+    backward_reads = "nothing"  # the embedding's gradient is the output's
 
     def shape(self, a, ins):
         return sequence(ins[0], "posembed")
@@ -174,6 +176,7 @@ class Token(Pointwise):
     doc = "takes one token of the sequence as a D-vector: `token` is the class token (0)"
     attrs = (Attr("index", "count", 0, doc="the token's position, from 0"),)
     positional = ("index",)
+    backward_reads = "nothing"
 
     def shape(self, a, ins):
         n, d = sequence(ins[0], "token")
