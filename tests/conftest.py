@@ -93,6 +93,14 @@ def read_until(process: subprocess.Popen, text: str, seconds: float) -> str:
     raise AssertionError(f"never printed {text!r}:\n{''.join(seen)[-3000:]}")
 
 
+def ctrl_c_reaches_it() -> None:
+    """preexec_fn for a process a test stops with Ctrl-C (SIGINT), as in a terminal: a
+    shell that starts the test run in the background (`pytest &`, nohup, a CI script)
+    ignores SIGINT there, every child inherits that, and Python then never turns it
+    into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def served(path: Path):
     """`nnc view PATH --serve` on a free loopback port, as a user starts it: yields the
@@ -100,7 +108,8 @@ def served(path: Path):
     Ctrl-C (SIGINT) and keeps what it wrote to stderr as `process.errors`."""
     server = subprocess.Popen(
         [sys.executable, "-m", "nnc", "view", str(path), "--serve", "--port", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=ctrl_c_reaches_it)
     try:
         yield server, server.stdout.readline()
     finally:

@@ -13,7 +13,7 @@ import sys
 import urllib.request
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, ctrl_c_reaches_it
 
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```[a-z]*\n(.*?)```", README, re.S)
@@ -72,7 +72,8 @@ def serve(command: str, folder) -> tuple[int, str]:
     what it wrote to stderr."""
     line = command.replace("nnc ", f"{sys.executable} -m nnc ", 1) + " --port 0"
     server = subprocess.Popen(line.split(), cwd=folder, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=subprocess.PIPE, text=True,
+                              preexec_fn=ctrl_c_reaches_it)
     try:
         address = re.search(r"serving at (\S+)", server.stdout.readline())
         assert address, command
