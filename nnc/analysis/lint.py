@@ -74,7 +74,7 @@ def even_same_kernels(net: Network) -> list[ArchLint]:
 
 
 def unused_outputs(net: Network) -> list[ArchLint]:
-    outputs = {net.output} | {row.output for row in net.heads}
+    outputs = set(net.outputs())
     return [at(net.layers[node], f"{node}: this layer's output is never used")
             for node, readers in net.graph.out_degree()
             if readers == 0 and node not in outputs]
@@ -83,7 +83,7 @@ def unused_outputs(net: Network) -> list[ArchLint]:
 def trailing_dropout(net: Network) -> list[ArchLint]:
     """Walk back from each output through weight-free layers, looking for dropout."""
     warnings = []
-    for node in [net.output] + [row.output for row in net.heads]:
+    for node in net.outputs():
         layer = net.layers[node]
         while not layer.kind.weight_layer and len(layer.inputs) == 1:
             if layer.kind.stochastic:

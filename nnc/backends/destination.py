@@ -152,7 +152,7 @@ def summary(compiled, built: Built, heads: bool) -> str:
     from nnc.wording import human
     totals = compiled.stats.totals if heads else compiled.stats.main
     net = compiled.network
-    outputs = [net.output] + ([row.output for row in net.heads] if heads else [])
+    outputs = net.outputs(heads)
     return "\n".join([
         f"{net.name}: {totals.params:,} params ({totals.trainable:,} trainable), "
         f"{human(totals.macs)} MACs, {len(outputs)} output(s): {', '.join(outputs)}",

@@ -145,7 +145,7 @@ def compile_for_training(model, net, recipe, images: int):
     if augment is not None:
         image = keras.Input(model.input.shape[1:])
         fitted = keras.Model(image, model(augment(image)), name=f"{model.name}_augmented")
-    outputs = [net.output] + [h.output for h in net.heads]
+    outputs = net.outputs()
     fitted.compile(optimizer=optimizer(recipe, math.ceil(images / recipe.batch_size)),
                    loss=[loss_for(net.layers[node]) for node in outputs],
                    loss_weights=loss_weights(recipe, net.heads),

@@ -79,5 +79,9 @@ class Network:
     def heads(self) -> list[Row]:
         return [r for r in self.rows if r.head]
 
+    def outputs(self, heads: bool = True) -> list[str]:
+        """The output layer, then each side head's (unless `heads` is false)."""
+        return [self.output] + ([r.output for r in self.heads] if heads else [])
+
     def shape(self, node: str) -> tuple[int, ...]:
         return self.layers[node].shape

@@ -42,7 +42,7 @@ def to_keras(compiled, heads: bool = True, precision: str = "float32", jit: bool
     keras = import_keras()
     net = compiled.network
     skipped = set() if heads else {n for row in net.heads for n in row.nodes}
-    outputs = [net.output] + ([row.output for row in net.heads] if heads else [])
+    outputs = net.outputs(heads)
     tensors = lower_nodes(net, skipped, float32_nodes(net, outputs), precision, keras)
     model = keras.Model(tensors[net.input], [tensors[n] for n in outputs]
                         if len(outputs) > 1 else tensors[net.output], name=net.name)

@@ -41,7 +41,7 @@ def to_onnx(compiled, heads: bool = True, trained: dict | None = None,
     (nnc.backends.keras.weights.weights_by_layer); without them, drawn as Keras would."""
     net = compiled.network
     skipped = set() if heads else {n for row in net.heads for n in row.nodes}
-    outputs = [net.output] + ([row.output for row in net.heads] if heads else [])
+    outputs = net.outputs(heads)
     emitter = Emitter(trained, seed)
     tensors = {}
     for node, layer in net.layers.items():
