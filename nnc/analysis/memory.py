@@ -18,6 +18,7 @@ buffer assignment.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from nnc.ir.network import Layer, Network
@@ -91,12 +92,12 @@ class Memory:
 def memory(net: Network, batch: int = 1, dtype: str = "float32") -> Memory:
     nodes = net.layers
     size = DTYPE_BYTES[dtype]
-    outputs_bytes = {n: numel(layer.shape) * size for n, layer in nodes.items()}
+    outputs_bytes = {n: math.prod(layer.shape) * size for n, layer in nodes.items()}
     owner = buffer_owners(net, nodes, training=True)
     weights = sum(sum(layer.params) for layer in nodes.values())
     inference_weights = sum(sum(nodes[n].params) for n in inference_nodes(net))
     trainable = sum(layer.params[0] for layer in nodes.values())
-    outputs = [net.output] + [row.output for row in net.heads]
+    outputs = net.outputs()
     scratch = {n: size * layer.kind.scratch(
         layer.attrs, [nodes[i].shape for i in layer.inputs], layer.shape)
         for n, layer in nodes.items()}
@@ -110,13 +111,6 @@ def memory(net: Network, batch: int = 1, dtype: str = "float32") -> Memory:
                   backward_peak(net, nodes, owner, outputs_bytes, kept, held),
                   trainable * size, sum(outputs_bytes[n] for n in outputs),
                   inference_weights * size)
-
-
-def numel(shape) -> int:
-    result = 1
-    for d in shape:
-        result *= d
-    return result
 
 
 def buffer_owners(net: Network, nodes: dict[str, Layer], training: bool) -> dict[str, str]:
@@ -164,7 +158,7 @@ def kept_buffers(net: Network, nodes: dict[str, Layer],
     the step alive throughout. A BatchNorm whose output only a residual add reads keeps
     nothing of its own: its backward reads its input, the add's reads nothing (XLA and
     PyTorch alike free it)."""
-    outputs = [net.output] + [row.output for row in net.heads]
+    outputs = net.outputs()
     first_reader = {owner[n]: len(nodes) for n in outputs}
     for step, (node, layer) in reversed(list(enumerate(nodes.items()))):
         reads = reads_for_backward(layer)
@@ -200,11 +194,9 @@ def backward_peak(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
     new gradient too: backward passes do not write over the gradient they read. A
     tensor that no trained weight led to (the input image, its padding) gets no
     gradient. Returns the largest total of live bytes at any step."""
-    freed_after: dict[int, list[str]] = {}
-    for buffer, step in kept.items():
-        freed_after.setdefault(step, []).append(buffer)
+    freed_after = buffers_by_step(kept)
     live = sum(sizes[b] for b in kept) + sum(held.values())
-    outputs = [net.output] + [row.output for row in net.heads]
+    outputs = net.outputs()
     gradients = {n: sizes[n] for n in outputs}
     peak = live + sum(gradients.values())
     live -= sum(sizes[b] for b in freed_after.get(len(nodes), ()))  # the loss's
@@ -217,6 +209,14 @@ def backward_peak(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
         gradients.pop(node, None)
         live -= held[node] + sum(sizes[b] for b in freed_after.get(step, ()))
     return peak
+
+
+def buffers_by_step(steps: dict[str, int]) -> dict[int, list[str]]:
+    """The buffers freed after each step, from the step after which each is freed."""
+    freed: dict[int, list[str]] = {}
+    for buffer, step in steps.items():
+        freed.setdefault(step, []).append(buffer)
+    return freed
 
 
 def trained_through(nodes: dict[str, Layer]) -> dict[str, bool]:
@@ -239,8 +239,7 @@ def peak_live(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
     """Run the inference layers in creation order. A buffer is alive from the step that
     writes it to the last step that reads it (or any layer aliasing it); the input batch
     and the output are alive throughout, as the caller holds them; a layer's scratch
-    only during its step. Returns the largest total
-    of live bytes at any step."""
+    only during its step. Returns the largest total of live bytes at any step."""
     order = inference_nodes(net)
     last = {}
     for step, node in enumerate(order):  # steps only grow: the last assignment is the last use
@@ -248,9 +247,7 @@ def peak_live(net: Network, nodes: dict[str, Layer], owner: dict[str, str],
         for tensor in nodes[node].inputs:
             last[owner[tensor]] = step
     last[owner[net.output]] = last[net.input] = len(order)  # the caller holds both
-    freed_at: dict[int, list[str]] = {}
-    for buffer, step in last.items():
-        freed_at.setdefault(step, []).append(buffer)
+    freed_at = buffers_by_step(last)
     alive, live, peak = set(), 0, 0  # live: the bytes of the alive buffers
     for step, node in enumerate(order):
         if owner[node] not in alive:

@@ -71,8 +71,8 @@ class Kind:
                              # the receptive field is the whole image
     passes_on = False     # the output is the input, unchanged (identity): what an importer
                           # writes for a concat's branch that has no layers
-    in_place = False      # may overwrite its input's buffer (element-wise, and its backward
-                          # pass needs only its output): what frameworks run in place
+    in_place = False      # element-wise: may write over its input's buffer, as frameworks
+                          # run activations and dropout (memory.buffer_owners says when)
     view = False          # its output is its input's values, at most reshaped (identity,
                           # flatten): it shares the buffer whatever else reads it
     backward_reads = "inputs"  # what its backward pass reads of the forward values,

@@ -228,7 +228,6 @@ class FC(Kind):
 class Flatten(Pointwise):
     name = "flatten"
     doc = "flatten H×W×C to H·W·C values"
-    in_place = True  # a view of the same buffer
     view = True
     backward_reads = "nothing"
 
@@ -283,7 +282,6 @@ class Identity(Pointwise):
     input on, as DenseNet concatenates each layer's input with its output."""
     name = "identity"
     doc = "the input, unchanged: the branch of a concat that passes its input on (DenseNet)"
-    in_place = True  # the same buffer
     passes_on = True
     view = True
     backward_reads = "nothing"
