@@ -12,6 +12,7 @@ from nnc.analysis.paths import count_paths
 from nnc.analysis.receptive import receptive_fields
 from nnc.analysis.stats import to_json
 from nnc.present.report import BAR_WIDTH, format_paths
+from nnc.wording import human_bytes
 
 
 def row_field(compiled, row_name):
@@ -149,6 +150,11 @@ def test_vgg_d_memory_per_image(load):
     # dropout's mask, a byte a value.
     assert m.training_kept == 4 * (values - 2 * 4096 - 1000) + 2 * 4096
     assert m.weights == 4 * 138_357_544
+    # docs/seeing.md quotes these figures as nnc prints them
+    docs = " ".join((ROOT / "docs" / "seeing.md").read_text().split())
+    assert (f"For VGG-D in float32: the activations are {values:,} values "
+            f"({human_bytes(m.activations)})") in docs
+    assert f"224·224·3 + 2·224·224·64 values ({human_bytes(m.peak_live)})" in docs
 
 
 def test_a_residual_unit_holds_its_input_for_the_shortcut():
